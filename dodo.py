@@ -1,0 +1,24 @@
+"""`doit` at the repository root builds every album under albums/ (DESIGN.md 1.3).
+
+The build state lives in each album's .masterbuild/ (see masterbuild.state), shared
+with `masterbuild build`; doit's own dependency file here holds nothing we rely on.
+"""
+
+from pathlib import Path
+
+from doit import create_after
+
+from masterbuild.tasks import BASENAMES, album_tasks, demo_mixes_task
+
+DOIT_CONFIG = {"dep_file": ".masterbuild/doit.json", "backend": "json", "verbosity": 1}
+Path(".masterbuild").mkdir(exist_ok=True)
+
+
+def task_demo_mixes():
+    return demo_mixes_task("albums/demo")
+
+
+@create_after(executed="demo_mixes", creates=BASENAMES)
+def task_albums():
+    """Every album's tasks (created once the demo mixes exist)."""
+    yield from album_tasks(sorted(Path("albums").glob("*/album.toml")))

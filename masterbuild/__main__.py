@@ -1,0 +1,5 @@
+import sys
+
+from masterbuild.cli import main
+
+sys.exit(main())

@@ -1,0 +1,58 @@
+"""Reading audio in blocks, with damaged or non-finite input turned into user errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from masterbuild.errors import MasterbuildError
+
+BLOCK_FRAMES = 65536
+
+
+def read_blocks(
+    path: Path,
+    start_frame: int = 0,
+    stop_frame: int | None = None,
+    block_frames: int = BLOCK_FRAMES,
+) -> Iterator[np.ndarray]:
+    """Yield (frames, channels) float64 blocks of `path[start_frame:stop_frame]`.
+
+    Raises MasterbuildError for unreadable, damaged or non-finite audio, naming the
+    time of the first bad sample.
+    """
+    try:
+        f = sf.SoundFile(str(path))
+    except (sf.LibsndfileError, RuntimeError) as exc:
+        raise MasterbuildError(path, "audio", f"cannot read: {exc}") from None
+    with f:
+        stop = f.frames if stop_frame is None else min(stop_frame, f.frames)
+        pos = start_frame
+        try:
+            f.seek(start_frame)
+            while pos < stop:
+                n = min(block_frames, stop - pos)
+                block = f.read(n, dtype="float64", always_2d=True)
+                if block.shape[0] == 0:
+                    raise MasterbuildError(
+                        path,
+                        "audio",
+                        f"ends early at {pos / f.samplerate:.3f} s: file is truncated",
+                    )
+                if not np.isfinite(block).all():
+                    bad = int(np.argmax(~np.isfinite(block).all(axis=1)))
+                    raise MasterbuildError(
+                        path,
+                        "audio",
+                        f"holds NaN or infinite samples at {(pos + bad) / f.samplerate:.3f} s: "
+                        "re-export the mix",
+                    )
+                yield block
+                pos += block.shape[0]
+        except (sf.LibsndfileError, RuntimeError) as exc:
+            raise MasterbuildError(
+                path, "audio", f"damaged at {pos / f.samplerate:.3f} s ({exc}): re-export the mix"
+            ) from None

@@ -1,0 +1,81 @@
+"""The full inputs of a task at the moment it is checked or run.
+
+inputs = {config: the plan's static slice, files: content digests, upstream: the part of
+upstream results this task's output depends on}. Equal inputs -> equal output, so a task
+whose stamped inputs equal its current inputs (and whose targets exist) is up to date.
+Upstream results, not upstream fingerprints, enter: a re-render that gives the same
+audio, or an album gain that rounds to the same 0.1 dB, stops there ("early cutoff").
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from masterbuild.plan import TaskSpec
+from masterbuild.state import cached_digest, read_stamp
+
+# Result keys of a master that its tag, playlist and report depend on.
+_MASTER_VIEW = ("digest", "integrated_lufs", "true_peak_dbtp", "duration_s")
+
+
+def result_of(spec: TaskSpec, task_name: str) -> dict[str, Any] | None:
+    stamp = read_stamp(Path(spec.state_dir), task_name)
+    return None if stamp is None else stamp.get("result")
+
+
+def _pick(result: dict[str, Any] | None, keys: tuple[str, ...]) -> dict[str, Any] | None:
+    if result is None:
+        return None
+    return {k: result.get(k) for k in keys}
+
+
+def upstream_view(spec: TaskSpec) -> dict[str, Any]:
+    """What of the upstream results this task depends on, by task kind."""
+    p, c = spec.params, spec.config
+    if spec.kind == "gain":
+        return {"renders": {n: _pick(result_of(spec, n), ("digest",)) for n in c["tracks"]}}
+    if spec.kind == "master":
+        view: dict[str, Any] = {
+            "render": _pick(
+                result_of(spec, p["render"]), ("digest", "integrated_lufs", "true_peak_dbtp")
+            )
+        }
+        if p.get("gain"):
+            view["album_gain"] = _pick(result_of(spec, p["gain"]), ("album_gain_db",))
+        return view
+    if spec.kind == "loudness":
+        return {"masters": {n: _pick(result_of(spec, n), ("digest",)) for n in c["tracks"]}}
+    if spec.kind == "tag":
+        return {
+            "master": _pick(result_of(spec, p["master"]), _MASTER_VIEW),
+            "album": _pick(result_of(spec, p["loudness"]), ("album_lufs", "album_peak")),
+        }
+    if spec.kind == "playlist":
+        return {"masters": [_pick(result_of(spec, n), ("duration_s",)) for n in c["masters"]]}
+    if spec.kind == "report":
+        masters = {}
+        albums = {}
+        for fmt_name, f in c["formats"].items():
+            albums[fmt_name] = result_of(spec, f["loudness_task"])
+            for t in f["tracks"]:
+                masters[t["master"]] = result_of(spec, t["master"])
+        return {"masters": masters, "albums": albums}
+    return {}
+
+
+def current_inputs(spec: TaskSpec) -> dict[str, Any]:
+    inputs: dict[str, Any] = {"config": spec.config}
+    if spec.files:
+        state = Path(spec.state_dir)
+        digests = {}
+        for label, path in spec.files.items():
+            try:
+                digests[label] = cached_digest(state, Path(path))
+            except OSError:
+                digests[label] = None  # missing: the action reports it
+        inputs["files"] = digests
+    view = upstream_view(spec)
+    if view:
+        inputs["upstream"] = view
+    return inputs

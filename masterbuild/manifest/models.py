@@ -1,0 +1,322 @@
+"""Pydantic models of the album manifest, schema 1 (DESIGN.md section 1.2).
+
+The models only describe and validate what the user wrote; they know nothing of files
+on disk, doit or DSP. Every model forbids unknown keys so typos never pass silently.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from masterbuild.manifest.identifiers import normalize_barcode, normalize_isrc
+
+SCHEMA_VERSION = 1
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- processing stages -------------------------------------------------------------
+
+
+class GainStage(Strict):
+    """Static gain."""
+
+    kind: Literal["gain"]
+    gain_db: float = Field(ge=-120, le=60)
+
+
+class DcStage(Strict):
+    """DC removal: a 2nd-order Butterworth highpass at `freq_hz` (default 5 Hz)."""
+
+    kind: Literal["dc"]
+    freq_hz: float = Field(default=5.0, gt=0, le=20)
+
+
+class HighpassStage(Strict):
+    """Butterworth highpass; `slope_db_oct` is 6 x the filter order."""
+
+    kind: Literal["highpass"]
+    freq_hz: float = Field(gt=0)
+    slope_db_oct: Literal[6, 12, 18, 24, 36, 48] = 12
+
+
+class LowpassStage(Strict):
+    """Butterworth lowpass; `slope_db_oct` is 6 x the filter order."""
+
+    kind: Literal["lowpass"]
+    freq_hz: float = Field(gt=0)
+    slope_db_oct: Literal[6, 12, 18, 24, 36, 48] = 12
+
+
+class EqBand(Strict):
+    """One RBJ-cookbook biquad band."""
+
+    type: Literal["bell", "lowshelf", "highshelf", "highpass", "lowpass", "notch"]
+    freq_hz: float = Field(gt=0)
+    gain_db: float = Field(default=0.0, ge=-30, le=30)
+    q: float = Field(default=0.7071, gt=0, le=100)
+
+
+class EqStage(Strict):
+    """Parametric EQ; `mode = "ms"` applies `bands` to mid and `side_bands` to side."""
+
+    kind: Literal["eq"]
+    bands: list[EqBand] = Field(min_length=1)
+    mode: Literal["stereo", "ms"] = "stereo"
+    side_bands: list[EqBand] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _side_bands_need_ms(self) -> EqStage:
+        if self.side_bands and self.mode != "ms":
+            raise ValueError('side_bands apply only with mode = "ms"')
+        return self
+
+
+class WidthStage(Strict):
+    """Stereo width by mid/side: side gain = `width` (1 = unchanged, 0 = mono)."""
+
+    kind: Literal["width"]
+    width: float = Field(ge=0, le=4)
+
+
+STAGE_MODELS = (GainStage, DcStage, HighpassStage, LowpassStage, EqStage, WidthStage)
+STAGE_KINDS = frozenset(m.model_fields["kind"].annotation.__args__[0] for m in STAGE_MODELS)
+Stage = Annotated[
+    GainStage | DcStage | HighpassStage | LowpassStage | EqStage | WidthStage,
+    Field(discriminator="kind"),
+]
+
+
+# --- album, master defaults, tracks --------------------------------------------------
+
+
+_DATE = re.compile(r"^\d{4}(-\d{2}-\d{2})?$")
+_TRACK_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+
+class Album(Strict):
+    title: str = Field(min_length=1)
+    artist: str = Field(min_length=1)
+    date: str | None = None
+    genre: str | None = None
+    label: str | None = None
+    catalog: str | None = None
+    upc: str | None = None
+    copyright: str | None = None
+    cover: str | None = None
+    disc_number: int = Field(default=1, ge=1)
+    disc_total: int = Field(default=1, ge=1)
+
+    @field_validator("date")
+    @classmethod
+    def _date(cls, value: str | None) -> str | None:
+        if value is not None and not _DATE.match(value):
+            raise ValueError(f"{value!r} is not a date: write YYYY or YYYY-MM-DD")
+        return value
+
+    @field_validator("upc")
+    @classmethod
+    def _upc(cls, value: str | None) -> str | None:
+        return None if value is None else normalize_barcode(value)
+
+
+class Master(Strict):
+    chain: list[Stage] = Field(default_factory=list)
+    gap_s: float = Field(default=2.0, ge=0, le=60)
+
+
+class Trim(Strict):
+    """Seconds removed from the head (`start_s`) and from the tail (`end_s`) of the source."""
+
+    start_s: float = Field(default=0.0, ge=0)
+    end_s: float = Field(default=0.0, ge=0)
+
+
+class Fade(Strict):
+    """Fade-in and fade-out lengths in seconds, after trimming."""
+
+    in_s: float = Field(default=0.0, ge=0)
+    out_s: float = Field(default=0.0, ge=0)
+    shape: Literal["linear", "log", "cosine", "scurve"] = "cosine"
+
+
+class Track(Strict):
+    id: str
+    source: str = Field(min_length=1)
+    title: str = Field(min_length=1)
+    artist: str | None = None
+    composer: str | None = None
+    isrc: str | None = None
+    gain_db: float = Field(default=0.0, ge=-60, le=40)
+    trim: Trim = Trim()
+    fade: Fade = Fade()
+    gap_s: float | None = Field(default=None, ge=0, le=60)
+    chain: list[Stage] | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if not _TRACK_ID.match(value):
+            raise ValueError(
+                f"{value!r} is not a track id: use lower-case letters, digits and hyphens "
+                "(e.g. 'night-drive')"
+            )
+        return value
+
+    @field_validator("isrc")
+    @classmethod
+    def _isrc(cls, value: str | None) -> str | None:
+        return None if value is None else normalize_isrc(value)
+
+
+# --- formats --------------------------------------------------------------------------
+
+Codec = Literal["wav", "flac", "mp3", "ogg", "opus", "aiff"]
+PCM_CODECS = ("wav", "flac", "aiff")
+LOSSY_CODECS = ("mp3", "ogg", "opus")
+MP3_SAMPLE_RATES_HZ = (32000, 44100, 48000)
+MP3_CBR_KBPS = (96, 112, 128, 160, 192, 224, 256, 320)
+OPUS_SAMPLE_RATES_HZ = (8000, 12000, 16000, 24000, 48000)
+BIT_DEPTHS = {"wav": (16, 24, 32), "aiff": (16, 24, 32), "flac": (16, 24)}
+
+
+class Loudness(Strict):
+    mode: Literal["album", "track", "none"] = "none"
+    target_lufs: float | None = Field(default=None, ge=-50, le=0)
+
+    @model_validator(mode="after")
+    def _target(self) -> Loudness:
+        if self.mode != "none" and self.target_lufs is None:
+            raise ValueError(f'loudness mode "{self.mode}" needs target_lufs, e.g. -14.0')
+        return self
+
+
+class Format(Strict):
+    codec: Codec
+    sample_rate: int = Field(default=44100, ge=8000, le=384000)
+    bit_depth: Literal[16, 24, 32] | None = None
+    dither: Literal["none", "tpdf", "shaped"] | None = None
+    loudness: Loudness = Loudness()
+    true_peak_ceiling_db: float = Field(default=-1.0, ge=-20, le=0)
+    name: str = "{n:02d} {title}"
+    cue: bool = False
+    ddp: bool = False
+    bitrate_kbps: int | None = None
+    quality: str | None = None
+
+    @model_validator(mode="after")
+    def _codec_can_carry(self) -> Format:
+        codec = self.codec
+        if codec in PCM_CODECS:
+            if self.bitrate_kbps is not None or self.quality is not None:
+                raise ValueError(f"{codec} is lossless: remove bitrate_kbps/quality")
+            if self.bit_depth is not None and self.bit_depth not in BIT_DEPTHS[codec]:
+                allowed = ", ".join(map(str, BIT_DEPTHS[codec]))
+                raise ValueError(f"{codec} cannot carry {self.bit_depth}-bit: use {allowed}")
+            if self.bit_depth == 32 and self.dither not in (None, "none"):
+                raise ValueError("32-bit float needs no dither: remove dither or set 'none'")
+        else:
+            if self.bit_depth is not None:
+                raise ValueError(
+                    f"{codec} is a lossy codec with no bit depth: remove bit_depth "
+                    f"({self.bit_depth}-bit {codec.upper()} does not exist)"
+                )
+            if self.dither not in (None, "none"):
+                raise ValueError(f"{codec} is encoded from float: remove dither")
+        if codec == "mp3":
+            self._check_mp3()
+        elif codec == "opus":
+            self._check_opus()
+        elif codec == "ogg":
+            self._check_ogg()
+        if self.cue or self.ddp:
+            raise ValueError(
+                "cue sheets and DDP filesets are not supported yet: remove cue/ddp "
+                "(they come with the CD mastering work)"
+            )
+        return self
+
+    def _check_mp3(self) -> None:
+        if self.sample_rate not in MP3_SAMPLE_RATES_HZ:
+            raise ValueError(
+                f"MP3 at {self.sample_rate} Hz is not a release format: use 44100, 48000 or 32000"
+            )
+        if self.bitrate_kbps is not None and self.quality is not None:
+            raise ValueError("give either bitrate_kbps (CBR) or quality (VBR, 'V0'..'V9')")
+        if self.bitrate_kbps is not None and self.bitrate_kbps not in MP3_CBR_KBPS:
+            raise ValueError(
+                f"{self.bitrate_kbps} kbps is not an MP3 CBR rate here: use one of "
+                + ", ".join(map(str, MP3_CBR_KBPS))
+            )
+        if self.quality is not None and not re.fullmatch(r"V[0-9]", self.quality):
+            raise ValueError(f"MP3 quality {self.quality!r} is not a LAME VBR preset 'V0'..'V9'")
+
+    def _check_opus(self) -> None:
+        if self.sample_rate not in OPUS_SAMPLE_RATES_HZ:
+            raise ValueError(
+                f"Opus cannot run at {self.sample_rate} Hz: use 48000 "
+                "(or 24000, 16000, 12000, 8000)"
+            )
+        if self.quality is not None:
+            raise ValueError("Opus takes bitrate_kbps, not quality")
+        if self.bitrate_kbps is not None and not 12 <= self.bitrate_kbps <= 512:
+            raise ValueError(f"Opus bitrate {self.bitrate_kbps} kbps is outside 12..512")
+
+    def _check_ogg(self) -> None:
+        if self.bitrate_kbps is not None:
+            raise ValueError("Ogg Vorbis takes quality ('0'..'10'), not bitrate_kbps")
+        if self.quality is not None:
+            try:
+                q = float(self.quality)
+            except ValueError:
+                q = -1.0
+            if not 0.0 <= q <= 10.0:
+                raise ValueError(f"Ogg Vorbis quality {self.quality!r} must be '0'..'10'")
+
+    @property
+    def pcm_bit_depth(self) -> int | None:
+        """Word length of a PCM master (default 24), None for lossy codecs."""
+        if self.codec not in PCM_CODECS:
+            return None
+        return self.bit_depth or 24
+
+    @property
+    def effective_dither(self) -> str:
+        """Dither applied on the word-length reduction: TPDF unless told otherwise."""
+        depth = self.pcm_bit_depth
+        if depth is None or depth == 32:
+            return "none"
+        return self.dither or "tpdf"
+
+
+# --- the manifest ---------------------------------------------------------------------
+
+_FORMAT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+
+
+class Manifest(Strict):
+    """An album manifest, schema 1."""
+
+    schema_: Literal[1] = Field(alias="schema")
+    album: Album
+    master: Master = Master()
+    tracks: list[Track] = Field(min_length=1)
+    formats: dict[str, Format] = Field(min_length=1)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("formats")
+    @classmethod
+    def _format_names(cls, value: dict[str, Format]) -> dict[str, Format]:
+        for name in value:
+            if not _FORMAT_NAME.match(name):
+                raise ValueError(
+                    f"format name {name!r} must be letters, digits, '-' or '_' "
+                    "(it names a folder in masters/)"
+                )
+        return value

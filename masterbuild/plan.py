@@ -1,0 +1,404 @@
+"""Album -> task specs. Pure: no doit, no audio, no writes.
+
+The graph for one album (names as doit shows them):
+
+    render:<album>:<track>              source -> chain -> cached float intermediate
+    gain:<album>:<format>               album-mode loudness gain (0.1 dB steps)
+    master:<album>:<format>:<track>     loudness gain, SRC, peak-safe level, dither, encode
+    loudness:<album>:<format>           album loudness/peak of the delivered masters
+    tag:<album>:<format>:<track>        tagged deliverable in masters/<format>/
+    playlist:<album>:<format>           masters/<format>/playlist.m3u8
+    report:<album>                      masters/report.json + report.html
+    prune:<album>                       removes deliverables no longer declared
+
+Each spec carries the *static* inputs of its task (`config`: the manifest slice and
+version numbers) and the files whose content counts (`files`); the results of upstream
+tasks are added when the task is checked (see masterbuild.inputs). Track tasks are keyed
+by track id, not position, so reordering re-tags and renames but never re-renders.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from masterbuild.dsp.versions import STAGE_VERSIONS
+from masterbuild.errors import ManifestErrors, MasterbuildError
+from masterbuild.manifest.load import LoadedAlbum, _display
+from masterbuild.manifest.models import Format, Track
+
+RENDER_VERSION = 1
+MASTER_VERSION = 1
+TAG_VERSION = 1
+REPORT_VERSION = 1
+
+EXTENSIONS = {
+    "wav": "wav",
+    "flac": "flac",
+    "aiff": "aiff",
+    "mp3": "mp3",
+    "ogg": "ogg",
+    "opus": "opus",
+}
+NAME_FIELDS = ("n", "N", "title", "artist", "album", "id", "isrc", "disc")
+_UNSAFE = re.compile(r'[\x00-\x1f/\\:*?"<>|]')
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """Everything a task needs, in plain data (picklable for parallel builds)."""
+
+    name: str
+    kind: str
+    album_id: str
+    state_dir: str
+    targets: tuple[str, ...]
+    task_dep: tuple[str, ...]
+    config: dict[str, Any]
+    files: dict[str, str] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    doc: str = ""
+
+
+def _stage_dicts(chain: list[Any]) -> list[dict[str, Any]]:
+    out = []
+    for stage in chain:
+        d = stage.model_dump(mode="json")
+        d["version"] = STAGE_VERSIONS[d["kind"]]
+        out.append(d)
+    return out
+
+
+def effective_chain(album: LoadedAlbum, track: Track) -> list[dict[str, Any]]:
+    chain = track.chain if track.chain is not None else album.manifest.master.chain
+    return _stage_dicts(chain)
+
+
+def safe_file_name(name: str) -> str:
+    """Make a template result usable as a file name on every OS."""
+    cleaned = _UNSAFE.sub("_", name).strip().strip(".")
+    return cleaned
+
+
+def deliverable_names(album: LoadedAlbum, fmt_name: str, fmt: Format) -> dict[str, str]:
+    """Track id -> file name (with extension) inside masters/<format>/."""
+    m = album.manifest
+    shown = _display(album.manifest_path)
+    loc = f"formats.{fmt_name}.name"
+    try:
+        fields = {f for _, f, _, _ in string.Formatter().parse(fmt.name) if f is not None}
+    except ValueError as exc:
+        raise MasterbuildError(shown, loc, f"bad template {fmt.name!r}: {exc}") from None
+    unknown = {f.split(".")[0].split("[")[0] for f in fields} - set(NAME_FIELDS)
+    if unknown:
+        raise MasterbuildError(
+            shown, loc, f"unknown field {{{sorted(unknown)[0]}}}: use " + ", ".join(NAME_FIELDS)
+        )
+    names: dict[str, str] = {}
+    used: dict[str, str] = {}
+    for n, track in enumerate(m.tracks, start=1):
+        values = {
+            "n": n,
+            "N": len(m.tracks),
+            "title": track.title,
+            "artist": track.artist or m.album.artist,
+            "album": m.album.title,
+            "id": track.id,
+            "isrc": track.isrc or "",
+            "disc": m.album.disc_number,
+        }
+        try:
+            stem = safe_file_name(fmt.name.format(**values))
+        except (ValueError, KeyError, IndexError) as exc:
+            raise MasterbuildError(shown, loc, f"bad template {fmt.name!r}: {exc}") from None
+        if not stem:
+            raise MasterbuildError(shown, loc, f"gives an empty file name for track {track.id!r}")
+        file_name = f"{stem}.{EXTENSIONS[fmt.codec]}"
+        if file_name.lower() in used:
+            raise MasterbuildError(
+                shown,
+                loc,
+                f"tracks {used[file_name.lower()]!r} and {track.id!r} would both be written to "
+                f"{file_name!r}: put {{n}} or {{id}} in the template",
+            )
+        used[file_name.lower()] = track.id
+        names[track.id] = file_name
+    return names
+
+
+def _format_config(fmt: Format) -> dict[str, Any]:
+    """The part of a format that changes the audio (not the file name)."""
+    return {
+        "codec": fmt.codec,
+        "sample_rate": fmt.sample_rate,
+        "bit_depth": fmt.pcm_bit_depth,
+        "dither": fmt.effective_dither,
+        "loudness": fmt.loudness.model_dump(mode="json"),
+        "true_peak_ceiling_db": fmt.true_peak_ceiling_db,
+        "bitrate_kbps": fmt.bitrate_kbps,
+        "quality": fmt.quality,
+    }
+
+
+def _tag_fields(album: LoadedAlbum, track: Track, n: int) -> dict[str, Any]:
+    a = album.manifest.album
+    return {
+        "title": track.title,
+        "artist": track.artist or a.artist,
+        "album": a.title,
+        "album_artist": a.artist,
+        "track_number": n,
+        "track_total": len(album.manifest.tracks),
+        "disc_number": a.disc_number,
+        "disc_total": a.disc_total,
+        "date": a.date,
+        "genre": a.genre,
+        "composer": track.composer,
+        "isrc": track.isrc,
+        "label": a.label,
+        "catalog": a.catalog,
+        "barcode": a.upc,
+        "copyright": a.copyright,
+    }
+
+
+def plan_album(album: LoadedAlbum, formats: list[str] | None = None) -> list[TaskSpec]:
+    """All task specs of one album in dependency order.
+
+    `formats` limits the per-format tasks to those names (None: every format); the
+    album-wide report and prune tasks are left out of a partial build.
+    """
+    m = album.manifest
+    aid = album.album_id
+    state = str(album.state_dir / "state")
+    cache = album.state_dir / "cache"
+    masters = album.masters_dir
+    selected = list(m.formats) if formats is None else formats
+    unknown = [f for f in selected if f not in m.formats]
+    if unknown:
+        raise MasterbuildError(
+            _display(album.manifest_path),
+            "formats",
+            f"no format named {unknown[0]!r}: declared are " + ", ".join(m.formats),
+        )
+    specs: list[TaskSpec] = []
+    render_name = {t.id: f"render:{aid}:{t.id}" for t in m.tracks}
+
+    for track in m.tracks:
+        info = album.source_info[track.id]
+        specs.append(
+            TaskSpec(
+                name=render_name[track.id],
+                kind="render",
+                album_id=aid,
+                state_dir=state,
+                targets=(str(cache / "render" / f"{track.id}.wav"),),
+                task_dep=(),
+                config={
+                    "version": RENDER_VERSION,
+                    "chain": effective_chain(album, track),
+                    "gain_db": track.gain_db,
+                    "trim": track.trim.model_dump(mode="json"),
+                    "fade": track.fade.model_dump(mode="json"),
+                },
+                files={"source": str(album.sources[track.id])},
+                params={
+                    "sample_rate_hz": info.sample_rate_hz,
+                    "source_frames": info.frames,
+                    "powers": str(cache / "render" / f"{track.id}.powers.npy"),
+                },
+                doc=f"render {track.id}: source -> chain",
+            )
+        )
+
+    problems: list[MasterbuildError] = []
+    deliverables: list[str] = []
+    report_deps: list[str] = []
+    format_summaries: dict[str, Any] = {}
+    for fmt_name in selected:
+        fmt = m.formats[fmt_name]
+        try:
+            names = deliverable_names(album, fmt_name, fmt)
+        except MasterbuildError as exc:
+            problems.append(exc)
+            continue
+        fconf = _format_config(fmt)
+        ext = EXTENSIONS[fmt.codec]
+        gain_name = f"gain:{aid}:{fmt_name}"
+        album_mode = fmt.loudness.mode == "album"
+        if album_mode:
+            specs.append(
+                TaskSpec(
+                    name=gain_name,
+                    kind="gain",
+                    album_id=aid,
+                    state_dir=state,
+                    targets=(),
+                    task_dep=tuple(render_name.values()),
+                    config={
+                        "target_lufs": fmt.loudness.target_lufs,
+                        "tracks": list(render_name.values()),
+                    },
+                    params={
+                        "powers": [str(cache / "render" / f"{t.id}.powers.npy") for t in m.tracks]
+                    },
+                    doc=f"album loudness gain for {fmt_name}",
+                )
+            )
+        master_names = {}
+        for track in m.tracks:
+            mname = f"master:{aid}:{fmt_name}:{track.id}"
+            master_names[track.id] = mname
+            mdir = cache / "master" / fmt_name
+            specs.append(
+                TaskSpec(
+                    name=mname,
+                    kind="master",
+                    album_id=aid,
+                    state_dir=state,
+                    targets=(str(mdir / f"{track.id}.{ext}"),),
+                    task_dep=(render_name[track.id],) + ((gain_name,) if album_mode else ()),
+                    config={
+                        "version": MASTER_VERSION,
+                        "format": fconf,
+                        "seed": [aid, fmt_name, track.id],
+                    },
+                    params={
+                        "render": render_name[track.id],
+                        "gain": gain_name if album_mode else None,
+                        "intermediate": str(cache / "render" / f"{track.id}.wav"),
+                        "powers": str(mdir / f"{track.id}.powers.npy"),
+                    },
+                    doc=f"master {track.id} for {fmt_name}",
+                )
+            )
+        loud_name = f"loudness:{aid}:{fmt_name}"
+        specs.append(
+            TaskSpec(
+                name=loud_name,
+                kind="loudness",
+                album_id=aid,
+                state_dir=state,
+                targets=(),
+                task_dep=tuple(master_names.values()),
+                config={"tracks": list(master_names.values())},
+                params={
+                    "powers": [
+                        str(cache / "master" / fmt_name / f"{t.id}.powers.npy") for t in m.tracks
+                    ]
+                },
+                doc=f"album loudness of the {fmt_name} masters",
+            )
+        )
+        tag_names = []
+        for n, track in enumerate(m.tracks, start=1):
+            tname = f"tag:{aid}:{fmt_name}:{track.id}"
+            tag_names.append(tname)
+            final = masters / fmt_name / names[track.id]
+            deliverables.append(str(final))
+            files = {"cover": str(album.cover)} if album.cover else {}
+            specs.append(
+                TaskSpec(
+                    name=tname,
+                    kind="tag",
+                    album_id=aid,
+                    state_dir=state,
+                    targets=(str(final),),
+                    task_dep=(master_names[track.id], loud_name),
+                    config={
+                        "version": TAG_VERSION,
+                        "codec": fmt.codec,
+                        "file": f"{fmt_name}/{names[track.id]}",
+                        "tags": _tag_fields(album, track, n),
+                    },
+                    files=files,
+                    params={
+                        "master": master_names[track.id],
+                        "loudness": loud_name,
+                        "cached": str(cache / "master" / fmt_name / f"{track.id}.{ext}"),
+                    },
+                    doc=f"tag {track.id} for {fmt_name} as {names[track.id]}",
+                )
+            )
+        playlist = masters / fmt_name / "playlist.m3u8"
+        deliverables.append(str(playlist))
+        pname = f"playlist:{aid}:{fmt_name}"
+        specs.append(
+            TaskSpec(
+                name=pname,
+                kind="playlist",
+                album_id=aid,
+                state_dir=state,
+                targets=(str(playlist),),
+                task_dep=tuple(tag_names),
+                config={
+                    "entries": [
+                        {
+                            "file": names[t.id],
+                            "artist": t.artist or m.album.artist,
+                            "title": t.title,
+                        }
+                        for t in m.tracks
+                    ],
+                    "masters": [master_names[t.id] for t in m.tracks],
+                },
+                doc=f"M3U playlist of {fmt_name}",
+            )
+        )
+        report_deps += [*tag_names, pname]
+        format_summaries[fmt_name] = {
+            "codec": fmt.codec,
+            "loudness": fmt.loudness.model_dump(mode="json"),
+            "true_peak_ceiling_db": fmt.true_peak_ceiling_db,
+            "loudness_task": loud_name,
+            "tracks": [
+                {"id": t.id, "file": f"{fmt_name}/{names[t.id]}", "master": master_names[t.id]}
+                for t in m.tracks
+            ],
+        }
+    if problems:
+        raise ManifestErrors(problems)
+
+    if formats is None:
+        report_files = [str(masters / "report.json"), str(masters / "report.html")]
+        deliverables += report_files
+        specs.append(
+            TaskSpec(
+                name=f"report:{aid}",
+                kind="report",
+                album_id=aid,
+                state_dir=state,
+                targets=tuple(report_files),
+                task_dep=tuple(report_deps),
+                config={
+                    "version": REPORT_VERSION,
+                    "album": {"title": m.album.title, "artist": m.album.artist},
+                    "formats": format_summaries,
+                },
+                doc="QC report of every delivered file",
+            )
+        )
+        specs.append(
+            TaskSpec(
+                name=f"prune:{aid}",
+                kind="prune",
+                album_id=aid,
+                state_dir=state,
+                targets=(),
+                task_dep=(f"report:{aid}",),
+                config={
+                    "deliverables": sorted(deliverables),
+                    "tasks": sorted(s.name for s in specs),
+                },
+                params={"masters_dir": str(masters), "cache_dir": str(cache)},
+                doc="remove deliverables that are no longer declared",
+            )
+        )
+    return specs
+
+
+def spec_paths_exist(spec: TaskSpec) -> bool:
+    return all(Path(t).exists() for t in spec.targets)
