@@ -240,7 +240,7 @@ def plan_album(album: LoadedAlbum, formats: list[str] | None = None) -> list[Tas
                     task_dep=tuple(render_name.values()),
                     config={
                         "target_lufs": fmt.loudness.target_lufs,
-                        "tracks": list(render_name.values()),
+                        "tracks": sorted(render_name.values()),
                     },
                     params={
                         "powers": [str(cache / "render" / f"{t.id}.powers.npy") for t in m.tracks]
@@ -284,7 +284,7 @@ def plan_album(album: LoadedAlbum, formats: list[str] | None = None) -> list[Tas
                 state_dir=state,
                 targets=(),
                 task_dep=tuple(master_names.values()),
-                config={"tracks": list(master_names.values())},
+                config={"tracks": sorted(master_names.values())},
                 params={
                     "powers": [
                         str(cache / "master" / fmt_name / f"{t.id}.powers.npy") for t in m.tracks

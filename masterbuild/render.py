@@ -119,14 +119,30 @@ def render_track(spec: TaskSpec, inputs: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+ALBUM_GAIN_STEP_DB = 0.1
+
+
+def sticky_album_gain_db(exact_db: float, previous_db: float | None) -> float:
+    """Album gain on a 0.1 dB grid that only moves when it must.
+
+    Plain rounding would flip between grid values when a small revision nudges the
+    exact gain across a rounding boundary, re-mastering every track. The previous value
+    is kept while it is within one step of the exact gain (so the error stays under
+    0.1 dB); otherwise the exact gain is rounded to the grid.
+    """
+    if previous_db is not None and abs(exact_db - previous_db) <= ALBUM_GAIN_STEP_DB:
+        return previous_db
+    return round(round(exact_db / ALBUM_GAIN_STEP_DB) * ALBUM_GAIN_STEP_DB, 1)
+
+
 def album_gain(spec: TaskSpec, inputs: dict[str, Any]) -> dict[str, Any]:
     """One gain for every track so the album (all gated blocks together) meets the target."""
     powers = [np.load(p) for p in spec.params["powers"]]
     album_lufs = integrated_lufs_from_powers(powers)
     if not math.isfinite(album_lufs):
         return {"album_lufs": None, "album_gain_db": 0.0}
-    # Rounded to 0.1 dB: a small revision of one track leaves the others' masters alone.
-    gain_db = round(spec.config["target_lufs"] - album_lufs, 1)
+    previous = (result_of(spec, spec.name) or {}).get("album_gain_db")
+    gain_db = sticky_album_gain_db(spec.config["target_lufs"] - album_lufs, previous)
     return {"album_lufs": round(album_lufs, 2), "album_gain_db": gain_db}
 
 

@@ -96,15 +96,21 @@ def diff_inputs(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> l
     """Human-readable list of changed keys: 'chain[0].freq_hz: 25 -> 30'."""
     out: list[str] = []
     for key in sorted(set(old) | set(new)):
-        where = f"{prefix}.{key}" if prefix else key
+        where = f"{prefix}{key}" if key.startswith("[") else f"{prefix}.{key}" if prefix else key
         a, b = old.get(key, "<none>"), new.get(key, "<none>")
         if a == b:
             continue
         if isinstance(a, dict) and isinstance(b, dict):
             out.extend(diff_inputs(a, b, where))
+        elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+            out.extend(diff_inputs(_indexed(a), _indexed(b), where))
         else:
             out.append(f"{where}: {_short(a)} -> {_short(b)}")
     return out
+
+
+def _indexed(items: list[Any]) -> dict[str, Any]:
+    return {f"[{i}]": v for i, v in enumerate(items)}
 
 
 def _short(value: Any) -> str:
