@@ -7,8 +7,18 @@ MusicBrainz Picard store it, so that players read it:
   of AIFF).  ``"TRCK/0"`` and ``"TRCK/1"`` are the halves of a slash-packed ``n/N``.
 * ``vorbis``: Vorbis comment names (flac, ogg, opus), the value written under each.
   The cover is a native PICTURE block on FLAC, a base64 ``METADATA_BLOCK_PICTURE`` on Ogg.
-* ``riff``: a ``LIST/INFO`` sub-chunk, WAV only, for software that reads no ID3 in WAV
-  (Windows Explorer, DAWs, broadcast tools): Picard's minimal set plus IMUS.
+
+A WAV carries its tags in the ``id3 `` chunk only, with no RIFF ``LIST/INFO`` chunk
+(which Picard adds): every field must read back in ffmpeg and MediaInfo, and
+
+* ffmpeg's WAV demuxer discards the text of the ID3 chunk whenever an INFO chunk is
+  present ("Discarding ID3 tags because more suitable tags were found"), which would
+  leave it the few fields INFO can hold (no album artist, disc, ISRC, label, catalog,
+  barcode or ReplayGain);
+* MediaInfo (23.04) decodes INFO as Latin-1, so a UTF-8 title shows as mojibake, and
+  takes Title from INFO over ID3.
+
+Writing a WAV also removes any INFO chunk already there (from another tool).
 
 Writing is a full replacement: every tag the file held before is dropped, so a re-tag
 after a title fix leaves no trace of the old values and gives the same bytes as tagging
@@ -47,7 +57,6 @@ __all__ = [
     "Key",
     "TagSet",
     "normalize_ogg_serial",
-    "read_riff_info",
     "read_tags",
     "write_tags",
 ]
@@ -160,7 +169,6 @@ class Key:
         position ``i`` of a slash-packed ``n/N`` frame, or None.
     vorbis : Vorbis comment names; the first is the one readers look for, the others
         are aliases some software reads instead.
-    riff : RIFF INFO sub-chunk id (WAV only), or None.
     codecs : the containers the field is written to.
     source : the TagSet attribute it comes from; None: the field's own name.
     encode : TagSet value -> stored value; None means "do not write".
@@ -168,7 +176,6 @@ class Key:
 
     id3: str | None
     vorbis: tuple[str, ...]
-    riff: str | None = None
     codecs: tuple[str, ...] = CONTAINERS
     source: str | None = None
     encode: Callable[[Any], str | Cover | None] = _text
@@ -184,28 +191,28 @@ def _gain_key(kind: str, source: str, encode: Callable[[Any], str | None]) -> Ke
     return Key(f"TXXX:{name}", (name,), codecs=_NOT_OPUS, source=source, encode=encode)
 
 
-# The table.  Sources: Picard's tag mapping (picard/formats/{id3,vorbis,wav}.py),
+# The table.  Sources: Picard's tag mapping (picard/formats/{id3,vorbis}.py),
 # mediafile's MediaFile fields, RFC 7845 5.2.1.  Dict order is the write order of Vorbis
-# comments and INFO sub-chunks; mutagen orders ID3 frames itself, deterministically.
+# comments; mutagen orders ID3 frames itself, deterministically.
 FIELDS: dict[str, Key] = {
-    "title": Key("TIT2", ("TITLE",), "INAM"),
-    "artist": Key("TPE1", ("ARTIST",), "IART"),
-    "album": Key("TALB", ("ALBUM",), "IPRD"),
+    "title": Key("TIT2", ("TITLE",)),
+    "artist": Key("TPE1", ("ARTIST",)),
+    "album": Key("TALB", ("ALBUM",)),
     "album_artist": Key("TPE2", ("ALBUMARTIST",)),
-    "track_number": Key("TRCK/0", ("TRACKNUMBER",), "ITRK"),
+    "track_number": Key("TRCK/0", ("TRACKNUMBER",)),
     "track_total": Key("TRCK/1", ("TRACKTOTAL",)),
     "disc_number": Key("TPOS/0", ("DISCNUMBER",)),
     "disc_total": Key("TPOS/1", ("DISCTOTAL",)),
-    "date": Key("TDRC", ("DATE",), "ICRD"),
-    "genre": Key("TCON", ("GENRE",), "IGNR"),
-    "composer": Key("TCOM", ("COMPOSER",), "IMUS"),
-    "isrc": Key("TSRC", ("ISRC",)),  # INFO's "ISRC" is "source", not the recording code
+    "date": Key("TDRC", ("DATE",)),
+    "genre": Key("TCON", ("GENRE",)),
+    "composer": Key("TCOM", ("COMPOSER",)),
+    "isrc": Key("TSRC", ("ISRC",)),
     # PUBLISHER as well as LABEL: mediafile writes both (Traktor reads PUBLISHER).  Not
     # Xiph's ORGANIZATION: neither Picard nor mediafile writes it, MediaInfo calls it Producer.
     "label": Key("TPUB", ("LABEL", "PUBLISHER")),
     "catalog": Key("TXXX:CATALOGNUMBER", ("CATALOGNUMBER",)),
     "barcode": Key("TXXX:BARCODE", ("BARCODE",)),
-    "copyright": Key("TCOP", ("COPYRIGHT",), "ICOP"),
+    "copyright": Key("TCOP", ("COPYRIGHT",)),
     "cover": Key("APIC", ("METADATA_BLOCK_PICTURE",)),  # picture type 3, front cover
     "replaygain_track_gain": _gain_key("TRACK_GAIN", "track_lufs", _replaygain),
     "replaygain_track_peak": _gain_key("TRACK_PEAK", "track_peak", _peak),
@@ -375,7 +382,7 @@ def _read_vorbis(
     return out
 
 
-# ----------------------------------------------------------------------------- RIFF INFO
+# ----------------------------------------------------------------------------- RIFF chunks
 
 
 def _riff_chunks(f: BinaryIO) -> list[tuple[bytes, int, int]]:
@@ -417,55 +424,18 @@ def _cut(f: BinaryIO, offset: int, size: int) -> None:
     f.truncate(end - size)
 
 
-def _info_chunk(values: Values) -> bytes:
-    """The table's ``riff`` column as a LIST/INFO chunk, or b"" if it would be empty.
-
-    Values are UTF-8, NUL-terminated, padded to even length.  UTF-8 rather than
-    Picard's default windows-1252 because titles need not be Latin: ffmpeg reads
-    INFO as UTF-8; MediaInfo (23.04) reads it as Latin-1.
-    """
-    body = b""
-    for name, value in values.items():
-        chunk_id = FIELDS[name].riff
-        if chunk_id is None or not isinstance(value, str):
-            continue
-        data = value.encode("utf-8") + b"\x00"
-        body += chunk_id.encode("ascii") + struct.pack("<I", len(data)) + data
-        body += b"\x00" * (len(data) & 1)
-    if not body:
-        return b""
-    return b"LIST" + struct.pack("<I", 4 + len(body)) + b"INFO" + body
-
-
-def _replace_riff_tags(path: Path, info: bytes) -> None:
-    """Drop every ID3 and LIST/INFO chunk, then append `info` as the last chunk."""
+def _drop_riff_tags(path: Path) -> None:
+    """Drop every ID3 and LIST/INFO chunk, and leave the file ending on an even offset
+    (a truncated odd chunk lacks its pad byte), so that a chunk can be appended."""
     with open(path, "r+b") as f:
         for chunk_id, offset, size in reversed(_riff_chunks(f)):
             if _is_tag_chunk(f, chunk_id, offset):
                 _cut(f, offset, size)
         end = f.seek(0, os.SEEK_END)
-        f.write(b"\x00" * (end & 1) + info)  # a truncated odd chunk lacks its pad byte
+        f.write(b"\x00" * (end & 1))
         end = f.tell()
         f.seek(4)
         f.write(struct.pack("<I", end - 8))
-
-
-def read_riff_info(path: str | Path) -> dict[str, str]:
-    """RIFF INFO of a WAV file as ``{"INAM": "Dawn", ...}``, decoded as UTF-8."""
-    out: dict[str, str] = {}
-    with open(path, "rb") as f:
-        for chunk_id, offset, size in _riff_chunks(f):
-            if chunk_id != b"LIST" or not _is_tag_chunk(f, chunk_id, offset):
-                continue
-            f.seek(offset + 12)  # past "LIST", size, "INFO"
-            body = f.read(size - 12)
-            position = 0
-            while position + 8 <= len(body):
-                sub_id, sub_size = struct.unpack("<4sI", body[position : position + 8])
-                data = body[position + 8 : position + 8 + sub_size].rstrip(b"\x00")
-                out[sub_id.decode("latin-1")] = data.decode("utf-8", "replace")
-                position += 8 + sub_size + (sub_size & 1)
-    return out
 
 
 # ----------------------------------------------------------------------------- writers
@@ -479,9 +449,9 @@ def _write_mp3(path: Path, values: Values) -> None:
 
 
 def _write_wav(path: Path, values: Values) -> None:
-    _replace_riff_tags(path, _info_chunk(values))
+    _drop_riff_tags(path)  # ID3 only, no INFO: see the module docstring
     audio = mutagen.wave.WAVE(path)
-    audio.add_tags()  # _replace_riff_tags left no ID3 chunk
+    audio.add_tags()  # _drop_riff_tags left no ID3 chunk
     _fill_id3(audio.tags, values)
     audio.save(v2_version=4, padding=_padding)
 
@@ -566,7 +536,7 @@ def read_tags(path: str | Path, codec: str) -> dict[str, str]:
     the cover as ``"<mime> sha256:<hex>"``; loudness as the stored strings under
     ``replaygain_*`` / ``r128_*``.  Whatever the table does not explain comes back
     as ``"id3:<frame>"`` or ``"vorbis:<NAME>"``, so that a caller can check that
-    nothing else is in the file.  A WAV's INFO chunk is read by :func:`read_riff_info`.
+    nothing else is in the file.
     """
     path = Path(path)
     codec = _known(codec)
