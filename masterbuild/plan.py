@@ -264,7 +264,7 @@ def plan_album(album: LoadedAlbum, formats: list[str] | None = None) -> list[Tas
                     config={
                         "version": MASTER_VERSION,
                         "format": fconf,
-                        "seed": [aid, fmt_name, track.id],
+                        "seed": [fmt_name, track.id],  # stable ids only: no folder name, no title
                     },
                     params={
                         "render": render_name[track.id],

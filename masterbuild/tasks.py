@@ -22,9 +22,10 @@ from doit.exceptions import TaskFailed
 from doit.loader import generate_tasks
 from doit.reporter import ConsoleReporter
 
+from masterbuild.atomic import remove_stale_partials
 from masterbuild.errors import MasterbuildError
 from masterbuild.inputs import current_inputs
-from masterbuild.manifest.load import load_album
+from masterbuild.manifest.load import LoadedAlbum, load_album
 from masterbuild.plan import TaskSpec, plan_album
 from masterbuild.state import read_stamp, write_stamp
 
@@ -100,6 +101,12 @@ def spec_to_dict(spec: TaskSpec) -> dict[str, Any]:
     }
 
 
+def recover(album: LoadedAlbum) -> None:
+    """Clean up after a killed build: temp files of dead processes are never trusted."""
+    remove_stale_partials(album.masters_dir)
+    remove_stale_partials(album.state_dir)
+
+
 def album_tasks(
     paths: Iterable[str | Path], formats: list[str] | None = None
 ) -> Iterator[dict[str, Any]]:
@@ -107,6 +114,7 @@ def album_tasks(
     for path in paths:
         try:
             album = load_album(path)
+            recover(album)
             specs = plan_album(album, formats)
         except MasterbuildError as exc:
             yield {
@@ -214,6 +222,7 @@ def build(
     dicts: list[dict[str, Any]] = []
     for path in album_paths:
         album = load_album(path)
+        recover(album)
         dicts += [spec_to_dict(s) for s in plan_album(album, formats)]
     return run_build(dicts, jobs, out)
 

@@ -49,7 +49,11 @@ def _toml_value(v: Any) -> str:
 
 def to_toml(m: dict[str, Any]) -> str:
     """Enough TOML for manifests: top-level scalars, tables, arrays of tables, format tables."""
-    out = [f"{k} = {_toml_value(v)}" for k, v in m.items() if not isinstance(v, (dict, list))]
+    out = [
+        f"{k} = {_toml_value(v)}"
+        for k, v in m.items()
+        if not isinstance(v, (dict, list)) or v == []
+    ]
     for key in ("album", "master"):
         if key in m:
             out.append(f"\n[{key}]")

@@ -79,20 +79,21 @@ def _display(path: Path) -> str:
 def format_location(loc: tuple[Any, ...]) -> str:
     """('tracks', 3, 'isrc') -> 'tracks[3].isrc'; drops pydantic's union tags."""
     out = ""
-    prev: Any = None
-    for part in loc:
+    for i, part in enumerate(loc):
         if isinstance(part, int):
             out += f"[{part}]"
-        elif isinstance(prev, int) and _is_union_tag(part):
-            pass  # pydantic adds the `kind` value of a discriminated union: not a key
+        elif _is_union_tag(loc, i):
+            pass  # pydantic adds the `kind` of a discriminated stage: not a key
         else:
             out += f".{part}" if out else str(part)
-        prev = part
     return out or "-"
 
 
-def _is_union_tag(part: str) -> bool:
-    return part in STAGE_KINDS
+def _is_union_tag(loc: tuple[Any, ...], i: int) -> bool:
+    """A stage kind right after `chain[<n>]` is the union tag pydantic inserts."""
+    return (
+        i >= 2 and loc[i - 2] == "chain" and isinstance(loc[i - 1], int) and loc[i] in STAGE_KINDS
+    )
 
 
 def _message(err: dict[str, Any]) -> str:
