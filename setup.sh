@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what masterbuild and its tests need on a fresh Debian machine:
+# the Python package (editable, with test extras) and the independent checkers the
+# tests run (ffmpeg/ffprobe, flac, mediainfo, sox).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+tools=(ffmpeg flac mediainfo sox)
+missing=()
+for t in "${tools[@]}"; do command -v "$t" >/dev/null 2>&1 || missing+=("$t"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+python3 -m pip install -q -e '.[test]'
