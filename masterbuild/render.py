@@ -99,17 +99,19 @@ def render_track(spec: TaskSpec, inputs: dict[str, Any]) -> dict[str, Any]:
 
     target = Path(spec.targets[0])
     hasher = hashlib.blake2b(digest_size=20)
-    with atomic_output(target) as tmp:
-        with sf.SoundFile(str(tmp), "w", sr, CHANNELS, subtype="FLOAT", format="RF64") as out:
+    with (
+        atomic_output(target) as tmp,
+        sf.SoundFile(str(tmp), "w", sr, CHANNELS, subtype="FLOAT", format="RF64") as out,
+    ):
 
-            def written() -> Iterator[np.ndarray]:
-                for b in blocks:
-                    f32 = b.astype("<f4")
-                    out.write(f32)
-                    hasher.update(f32.tobytes())
-                    yield f32.astype(np.float64)  # measure what is stored
+        def written() -> Iterator[np.ndarray]:
+            for b in blocks:
+                f32 = b.astype("<f4")
+                out.write(f32)
+                hasher.update(f32.tobytes())
+                yield f32.astype(np.float64)  # measure what is stored
 
-            loud = measure_blocks(written(), sr, CHANNELS)
+        loud = measure_blocks(written(), sr, CHANNELS)
     _save_npy(Path(p["powers"]), loud.block_powers)
     return {
         "digest": hasher.hexdigest(),

@@ -160,3 +160,27 @@ def test_two_clean_builds_are_byte_identical(album, tmp_path):
     shutil.copytree(album, other, ignore=shutil.ignore_patterns("masters", ".masterbuild"))
     run(other, jobs=1)
     assert _digests(other / "masters") == _digests(album / "masters")
+
+
+@pytest.mark.parametrize("name", ["wav16", "flac24", "aiff24", "mp3cbr", "ogg", "opus"])
+def test_delivered_files_carry_their_tags(album, name):
+    from masterbuild.tags import read_tags
+
+    report = json.loads((album / "masters/report.json").read_text())
+    fmt = report["formats"][name]
+    codec = FORMATS[name]["codec"]
+    for n, entry in enumerate(fmt["tracks"], start=1):
+        tags = read_tags(album / "masters" / entry["file"], codec)
+        assert tags["title"] == f"Track {n}"
+        assert (tags["track_number"], tags["track_total"]) == (str(n), "2")
+        assert tags["album"] == "Test Album" and tags["album_artist"] == "Test Artist"
+        assert tags["isrc"] == f"USABC26{n:05d}"
+        assert tags["barcode"] == "036000241457"
+        if codec == "opus":  # RFC 7845: Q7.8 gain relative to -23 LUFS
+            assert int(tags["r128_track_gain"]) == round((-23 - entry["integrated_lufs"]) * 256)
+        else:  # ReplayGain 2: reference -18 LUFS
+            gain_db = float(tags["replaygain_track_gain"].split()[0])
+            assert gain_db == pytest.approx(-18 - entry["integrated_lufs"], abs=0.011)
+            assert float(tags["replaygain_track_peak"]) == pytest.approx(
+                10 ** (entry["true_peak_dbtp"] / 20), abs=1e-3
+            )
