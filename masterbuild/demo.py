@@ -30,9 +30,6 @@ from pathlib import Path
 from typing import Literal, NamedTuple
 
 import numpy as np
-import scipy.fft
-import scipy.signal
-import soundfile as sf
 
 DEMO_SAMPLE_RATE_HZ = 48000
 DEMO_VERSION = 1
@@ -42,6 +39,26 @@ _PEAK_CEILING_DBFS = -1.2  # under the -1 dBFS promise, with room for rounding
 _PCM24_SCALE = 2.0**23  # 24-bit full scale: code k <-> k / 2**23
 _LN_1000 = np.log(1000.0)  # a decay of T60 seconds is exp(-ln(1000) t / T60)
 _SeedLike = int | tuple[int, ...]
+
+
+def _signal():
+    """scipy.signal, imported on first use: `doit` imports this module just to learn
+    DEMO_VERSION and the track ids, and a no-op build must not pay ~1 s for scipy."""
+    import scipy.signal
+
+    return scipy.signal
+
+
+def _fft():
+    import scipy.fft
+
+    return scipy.fft
+
+
+def _soundfile():
+    import soundfile
+
+    return soundfile
 
 
 @dataclass(frozen=True)
@@ -473,7 +490,7 @@ def write_demo_mixes(mixes_dir: str | os.PathLike[str]) -> list[Path]:
         tmp = folder / f".{track.id}.wav.{os.getpid()}.tmp"
         try:
             with open(tmp, "wb") as fh:
-                sf.write(fh, codes, DEMO_SAMPLE_RATE_HZ, subtype="PCM_24", format="WAV")
+                _soundfile().write(fh, codes, DEMO_SAMPLE_RATE_HZ, subtype="PCM_24", format="WAV")
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, path)
@@ -548,7 +565,7 @@ def snare(
     shell = _sin_cycles(tone_hz * t) + 0.6 * _sin_cycles(1.6 * tone_hz * t)
     shell *= _decay(t, t60_s / 3)
     wires = _noise(seed, t.size)
-    wires = scipy.signal.sosfilt(_sos(sample_rate_hz, "bandpass", (1200.0, 9000.0)), wires)
+    wires = _signal().sosfilt(_sos(sample_rate_hz, "bandpass", (1200.0, 9000.0)), wires)
     wires *= _decay(t, t60_s)
     return _peak_normalise(tone_mix * _peak_normalise(shell) + (1 - tone_mix) * wires)
 
@@ -574,7 +591,7 @@ def clap(sample_rate_hz: int, seed: _SeedLike, *, t60_s: float = 0.35) -> np.nda
         envelope = np.maximum(envelope, (t >= onset_s) * np.exp(-after / 0.004))
     envelope = np.maximum(envelope, 0.5 * (t >= 0.028) * _decay(np.maximum(t - 0.028, 0), t60_s))
     sos = _sos(sample_rate_hz, "bandpass", (800.0, 3500.0))
-    return _peak_normalise(scipy.signal.sosfilt(sos, _noise(seed, t.size)) * envelope)
+    return _peak_normalise(_signal().sosfilt(sos, _noise(seed, t.size)) * envelope)
 
 
 # Six square-wave "metal" partials of the TR-808 cymbal circuit, in Hz.
@@ -606,7 +623,7 @@ def hihat(sample_rate_hz: int, seed: _SeedLike, *, t60_s: float = 0.06) -> np.nd
     """
     t = _time_s(t60_s, sample_rate_hz)
     raw = 0.7 * _noise(seed, t.size) + 0.05 * _metal(sample_rate_hz, t.size, 1.0)
-    hissy = scipy.signal.sosfilt(_sos(sample_rate_hz, "highpass", 7000.0, order=4), raw)
+    hissy = _signal().sosfilt(_sos(sample_rate_hz, "highpass", 7000.0, order=4), raw)
     attack = np.minimum(t / 0.0005, 1.0)
     return _peak_normalise(hissy * _decay(t, t60_s) * attack)
 
@@ -627,7 +644,7 @@ def crash(sample_rate_hz: int, seed: _SeedLike, *, t60_s: float = 2.2) -> np.nda
     """
     t = _time_s(t60_s, sample_rate_hz)
     raw = 0.8 * _noise(seed, (t.size, 2)) + 0.03 * _metal(sample_rate_hz, t.size, 1.7)[:, None]
-    bright = scipy.signal.sosfilt(_sos(sample_rate_hz, "highpass", 3500.0), raw, axis=0)
+    bright = _signal().sosfilt(_sos(sample_rate_hz, "highpass", 3500.0), raw, axis=0)
     envelope = _decay(t, t60_s) * np.minimum(t / 0.003, 1.0)
     return _peak_normalise(bright * envelope[:, None])
 
@@ -666,8 +683,8 @@ def bass_note(
     t = _time_s(duration_s + release_s, sample_rate_hz)
     phase = freq_hz * t
     saw = _saw(phase, freq_hz / sample_rate_hz)
-    dark = scipy.signal.sosfilt(_sos(sample_rate_hz, "lowpass", cutoff_hz), saw)
-    bright = scipy.signal.sosfilt(_sos(sample_rate_hz, "lowpass", 4 * cutoff_hz), saw)
+    dark = _signal().sosfilt(_sos(sample_rate_hz, "lowpass", cutoff_hz), saw)
+    bright = _signal().sosfilt(_sos(sample_rate_hz, "lowpass", 4 * cutoff_hz), saw)
     tone = dark + (bright - dark) * np.exp(-t / 0.09)
     sub = _sin_cycles(phase)
     mixed = np.tanh(drive * (sub_mix * sub + (1 - sub_mix) * tone))
@@ -1092,7 +1109,7 @@ def _mix_pad(
     sos = np.vstack([_sos(sr, "lowpass", track.pad_cutoff_hz), _sos(sr, "highpass", 150.0)])
     gain = _db(_PART_GAIN_DB["pad"])
     for channel in (0, 1):  # one channel at a time: half the temporary memory
-        filtered = scipy.signal.sosfilt(sos, bus[:, channel])
+        filtered = _signal().sosfilt(sos, bus[:, channel])
         filtered *= duck
         mix[:, channel] += gain * filtered
         send += (0.5 * gain * _REVERB_SEND["pad"]) * filtered
@@ -1123,7 +1140,7 @@ def _mix_melodic(
                 )
             _add(bus, note.start_s, sr, note.velocity * tone)
         if part == "lead":
-            bus = scipy.signal.sosfilt(_sos(sr, "lowpass", 6000.0), bus)
+            bus = _signal().sosfilt(_sos(sr, "lowpass", 6000.0), bus)
         bus *= _db(_PART_GAIN_DB[part])
         pan = _PAN.get(f"{part}_dry", 0.0)
         _mix_in(mix, bus, pan)
@@ -1194,15 +1211,15 @@ def _reverb(send: np.ndarray, sr: int, rt60_s: float, seed: _SeedLike) -> np.nda
     low_sr = sr / factor
     t = _time_s(rt60_s, low_sr)
     ir = _noise(seed, (t.size, 2)) * _decay(t, rt60_s)[:, None]
-    ir = scipy.signal.sosfilt(_sos(low_sr, "bandpass", (200.0, 6000.0)), ir, axis=0)
+    ir = _signal().sosfilt(_sos(low_sr, "bandpass", (200.0, 6000.0)), ir, axis=0)
     ir = np.concatenate([np.zeros((round(0.02 * low_sr), 2)), ir])  # 20 ms pre-delay
     ir /= np.sqrt(np.sum(ir**2, axis=0))  # unit energy per channel
-    low = scipy.signal.resample_poly(send, 1, factor) if factor > 1 else send
-    n_fft = scipy.fft.next_fast_len(low.size + ir.shape[0] - 1, real=True)
-    spectrum = scipy.fft.rfft(low, n_fft)[:, None] * scipy.fft.rfft(ir, n_fft, axis=0)
-    wet = scipy.fft.irfft(spectrum, n_fft, axis=0)[: low.size]
+    low = _signal().resample_poly(send, 1, factor) if factor > 1 else send
+    n_fft = _fft().next_fast_len(low.size + ir.shape[0] - 1, real=True)
+    spectrum = _fft().rfft(low, n_fft)[:, None] * _fft().rfft(ir, n_fft, axis=0)
+    wet = _fft().irfft(spectrum, n_fft, axis=0)[: low.size]
     if factor > 1:
-        wet = scipy.signal.resample_poly(wet, factor, 1, axis=0)
+        wet = _signal().resample_poly(wet, factor, 1, axis=0)
     return wet
 
 
@@ -1222,7 +1239,7 @@ def _rumble(frames: int, sr: int, level_dbfs: float, seed: _SeedLike) -> np.ndar
     control_frames = int(frames * control_hz / sr) + 2
     mid, side = _noise(seed, (2, control_frames))
     noise = np.stack([mid + 0.25 * side, mid - 0.25 * side], axis=1)
-    slow = scipy.signal.sosfilt(_sos(control_hz, "bandpass", (5.0, 22.0), order=3), noise, axis=0)
+    slow = _signal().sosfilt(_sos(control_hz, "bandpass", (5.0, 22.0), order=3), noise, axis=0)
     slow *= _db(level_dbfs) / np.sqrt(np.mean(slow**2))  # interpolation keeps the RMS
     t_control = np.arange(control_frames) / control_hz
     t_s = np.arange(frames) / sr
@@ -1239,7 +1256,7 @@ def _integrated_loudness_lufs(x: np.ndarray, sr: int) -> float:
     (38 Hz) built from their analog prototypes; 400 ms blocks with 75 % overlap,
     an absolute gate at -70 LUFS and a relative gate 10 LU below.
     """
-    weighted = scipy.signal.sosfilt(_k_weighting_sos(sr), x, axis=0)
+    weighted = _signal().sosfilt(_k_weighting_sos(sr), x, axis=0)
     power = np.concatenate([[0.0], np.cumsum(np.einsum("ij,ij->i", weighted, weighted))])
     block, hop = round(0.4 * sr), round(0.1 * sr)
     starts = np.arange(0, x.shape[0] - block + 1, hop)
@@ -1414,4 +1431,4 @@ def _sos(
         cutoff_hz = (cutoff_hz[0], min(cutoff_hz[1], nyquist_safe))
     else:
         cutoff_hz = min(cutoff_hz, nyquist_safe)
-    return scipy.signal.butter(order, cutoff_hz, btype=kind, fs=sr, output="sos")
+    return _signal().butter(order, cutoff_hz, btype=kind, fs=sr, output="sos")

@@ -262,7 +262,7 @@ def test_write_failure_leaves_old_file_and_no_temp(tmp_path, monkeypatch):
     def disk_full(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(demo.sf, "write", disk_full)
+    monkeypatch.setattr(sf, "write", disk_full)  # demo imports soundfile lazily
     with pytest.raises(OSError, match="disk full"):
         write_demo_mixes(tmp_path)
     assert os.listdir(tmp_path) == ["dawn.wav"]
