@@ -1,0 +1,100 @@
+"""K-weighting pre-filter of ITU-R BS.1770-4/-5 for any sample rate.
+
+BS.1770 (Annex 1, Tables 1 and 2) gives the two biquads of the K-weighting only
+for 48 kHz and asks implementations at other rates for coefficients "which
+should be chosen to provide the same frequency response".  We recover the
+analog prototype of each stage from the 48 kHz table by inverting the bilinear
+transform, and re-apply the bilinear transform at the wanted rate, pre-warped at
+the stage's own natural frequency (1681.97 Hz for the head-model shelf, 38.14 Hz
+for the RLB high-pass).  At 48 kHz this reproduces the table to ~1e-15; at
+44.1 kHz to 384 kHz the magnitude response matches the 48 kHz one within
+0.006 dB from 20 Hz to 20 kHz.
+
+The stage-2 numerator is *not* forced to ``[1, -2, 1]`` at other rates (as some
+meters do): the prototype's high-frequency gain (+0.0433 dB) is kept, so a
+997 Hz tone reads the same at every rate and the -0.691 constant of BS.1770
+eq. (2) stays exact.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+# BS.1770-5 Table 1 (stage 1, "spherical head" high shelf), 48 kHz: b0 b1 b2, 1 a1 a2.
+_STAGE1_48K = (
+    (1.53512485958697, -2.69169618940638, 1.19839281085285),
+    (1.0, -1.69065929318241, 0.73248077421585),
+)
+# BS.1770-5 Table 2 (stage 2, RLB high-pass), 48 kHz.
+_STAGE2_48K = (
+    (1.0, -2.0, 1.0),
+    (1.0, -1.99004745483398, 0.99007225036621),
+)
+_TABLE_RATE_HZ = 48000.0
+
+
+@functools.cache
+def _analog_prototype(stage: int) -> tuple[float, tuple[float, ...], tuple[float, ...]]:
+    """Analog prototype of one BS.1770 stage, recovered from the 48 kHz table.
+
+    Returns ``(f0_hz, num, den)`` with ``num``/``den`` the coefficients of
+    ``u**2, u, 1`` of H(u) where ``u = s / (2 pi f0)`` is the Laplace variable
+    normalised to the stage's natural frequency ``f0_hz`` (den[2] == 1).
+    """
+    b, a = _STAGE1_48K if stage == 1 else _STAGE2_48K
+    # Inverse bilinear transform z = (1 + s) / (1 - s) in the "tan domain"
+    # s = j tan(pi f / fs): multiply every z^-k term by (1 + s)^2.
+    # z^0 -> (1 + s)^2, z^-1 -> (1 - s)(1 + s), z^-2 -> (1 - s)^2; coefficients of s^2, s, 1.
+    basis = np.array([[1.0, 2.0, 1.0], [-1.0, 0.0, 1.0], [1.0, -2.0, 1.0]])
+    num_s = np.asarray(b) @ basis
+    den_s = np.asarray(a) @ basis
+    w0 = np.sqrt(den_s[2] / den_s[0])  # tan(pi f0 / 48 kHz)
+    f0_hz = float(np.arctan(w0) * _TABLE_RATE_HZ / np.pi)
+    scale = np.array([w0 * w0, w0, 1.0]) / den_s[2]  # substitute s = w0 u
+    num_u = num_s * scale
+    den_u = den_s * scale
+    return f0_hz, tuple(float(v) for v in num_u), tuple(float(v) for v in den_u)
+
+
+def _bilinear_biquad(
+    f0_hz: float, num_u: tuple[float, ...], den_u: tuple[float, ...], sample_rate_hz: float
+) -> np.ndarray:
+    """Bilinear transform of H(u), pre-warped at ``f0_hz``; returns one sos row."""
+    k = np.tan(np.pi * f0_hz / sample_rate_hz)
+    # u = (1 / k) (z - 1) / (z + 1); multiply by k^2 (z + 1)^2 and divide by z^2:
+    # u^2 -> (1 - z^-1)^2, u -> k (1 - z^-2), 1 -> k^2 (1 + z^-1)^2.
+    basis = np.array([[1.0, -2.0, 1.0], [k, 0.0, -k], [k * k, 2 * k * k, k * k]])
+    b = np.asarray(num_u) @ basis
+    a = np.asarray(den_u) @ basis
+    return np.concatenate([b / a[0], a / a[0]])
+
+
+@functools.lru_cache(maxsize=64)
+def _k_weighting_sos_cached(sample_rate_hz: int) -> np.ndarray:
+    sos = np.vstack(
+        [_bilinear_biquad(*_analog_prototype(stage), float(sample_rate_hz)) for stage in (1, 2)]
+    )
+    sos.setflags(write=False)
+    return sos
+
+
+def k_weighting_sos(sample_rate_hz: int) -> np.ndarray:
+    """K-weighting filter (BS.1770 pre-filter + RLB high-pass) as scipy ``sos``.
+
+    Parameters
+    ----------
+    sample_rate_hz : int
+        Sample rate in Hz; any positive rate (the corner frequencies must stay
+        below Nyquist, i.e. above ~3.4 kHz).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(2, 6)`` float64 array ``[b0, b1, b2, 1, a1, a2]`` per stage, for
+        :func:`scipy.signal.sosfilt`.  At 48 kHz equal to BS.1770 Tables 1-2.
+    """
+    if sample_rate_hz <= 2 * _analog_prototype(1)[0]:
+        raise ValueError(f"sample rate {sample_rate_hz} Hz is too low for K-weighting")
+    return _k_weighting_sos_cached(int(sample_rate_hz)).copy()

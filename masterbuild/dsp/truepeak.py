@@ -1,0 +1,192 @@
+"""True-peak estimation per ITU-R BS.1770-4/-5 Annex 2, with explicit streaming state.
+
+The signal is over-sampled by a polyphase FIR interpolator and the largest
+absolute value of the over-sampled signal is the true-peak level (Annex 2,
+sections 1-3; in floating point the 12.04 dB headroom attenuation is not
+needed).  Over-sampling ratio, following Annex 2 and its Attachment 1:
+
+* 8x below 88.2 kHz (worst-case under-read 0.14 dB at 0.45 fs, Attachment 1 table),
+* 4x from 88.2 kHz, 2x from 176.4 kHz (content there is far below 0.45 fs).
+
+The interpolator is a least-squares linear-phase low-pass of 16 taps per phase
+(passband 0-0.40 fs within +-0.03 dB, stopband from 0.60 fs at least 30 dB down),
+run in float32 as ``(L, 16) @ (16, frames)`` products.  It reads Tech 3341 cases
+15-19 within 0.03 dB; content between 0.40 and 0.5 fs (above 17.6 kHz at
+44.1 kHz) is measured less exactly, as with any short interpolator.
+
+Speed-up that does not change the answer: for each batch of output samples an
+upper bound (largest |input| the taps see x the largest L1 norm of a phase) is
+compared with the running maximum; batches that cannot exceed it are skipped.
+The result is exactly the maximum over all outputs.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+import numpy as np
+import scipy.signal
+from numpy.lib.stride_tricks import as_strided
+
+TAPS_PER_PHASE = 16
+# Outputs per matrix product (and per pruning decision): (8 x 16) @ (16 x 2048) stays well
+# below OpenBLAS's threading threshold; products large enough to go multi-threaded ran
+# 10-50x slower on a busy 2-core machine.  Must be >= TAPS_PER_PHASE - 1.
+_BATCH = 2048
+
+
+def oversampling_factor(sample_rate_hz: int) -> int:
+    """Over-sampling ratio used for true peak at ``sample_rate_hz`` (8, 4 or 2)."""
+    if sample_rate_hz < 88200:
+        return 8
+    if sample_rate_hz < 176400:
+        return 4
+    return 2
+
+
+class Interpolator(NamedTuple):
+    """Polyphase interpolator: ``taps[:, k]`` gives the sample at phase ``k / L``."""
+
+    taps: np.ndarray  # (TAPS_PER_PHASE, L) float32, oldest input first
+    l1_bound: float  # max over phases of sum |taps|, with margin for float32 rounding
+    taps_t: np.ndarray  # (L, TAPS_PER_PHASE) float32, C-contiguous transpose of taps
+
+
+@functools.cache
+def interpolator(factor: int) -> Interpolator:
+    """Design the ``factor``-times polyphase interpolator (cached).
+
+    Parameters
+    ----------
+    factor : int
+        Over-sampling ratio L.
+
+    Returns
+    -------
+    Interpolator
+        Taps arranged as ``(TAPS_PER_PHASE, factor)`` float32 so that
+        ``window @ taps`` with ``window = x[n - T + 1 : n + 1]`` gives the L
+        interpolated values following input sample ``n - T/2``.
+    """
+    n_taps = factor * TAPS_PER_PHASE - 1  # odd length for a type-I linear-phase design
+    # Band edges in units of the input rate fs (the design runs at factor * fs);
+    # 0.45/0.55 edges gave only 8 dB of image rejection with 16 taps per phase.
+    h = scipy.signal.firls(
+        n_taps, [0.0, 0.40, 0.60, factor / 2.0], [1.0, 1.0, 0.0, 0.0], fs=float(factor)
+    )
+    h = np.concatenate([h, [0.0]]) * factor  # gain L restores unit passband gain
+    # Output n*L + k = sum_r h[r*L + k] x[n - r]; the window runs oldest -> newest.
+    taps = np.stack([h[k::factor][::-1] for k in range(factor)], axis=1)
+    margin = 1.0 + 1e-4  # covers float32 rounding of inputs, taps and products
+    l1 = float(np.abs(taps).sum(axis=0).max()) * margin
+    # Left writeable on purpose: numpy's matmul takes a much slower path for read-only operands.
+    taps32 = np.ascontiguousarray(taps, dtype=np.float32)
+    return Interpolator(taps32, l1, np.ascontiguousarray(taps32.T))
+
+
+def initial_history(channels: int) -> np.ndarray:
+    """Interpolator input history before the first sample: ``T - 1`` zero frames."""
+    return np.zeros((channels, TAPS_PER_PHASE - 1), dtype=np.float32)
+
+
+class Scratch(NamedTuple):
+    """Work buffers reused across chunks (contents never carried: not state)."""
+
+    windows: np.ndarray  # (channels, T, _BATCH) float32
+    products: np.ndarray  # (channels, L, _BATCH) float32
+
+
+def make_scratch(channels: int, interp: Interpolator) -> Scratch:
+    """Allocate the work buffers of :func:`peak_of_extended` for ``channels``."""
+    n_phases, n_taps = interp.taps_t.shape
+    return Scratch(
+        np.empty((channels, n_taps, _BATCH), dtype=np.float32),
+        np.empty((channels, n_phases, _BATCH), dtype=np.float32),
+    )
+
+
+def _batch_bounds(ext: np.ndarray, n_batches: int, l1_bound: float) -> np.ndarray:
+    """Upper bound of |interpolated value| for each batch of ``_BATCH`` outputs, all channels.
+
+    ``|y| <= max|window| * max_k sum|h_k|`` (L1 bound); batch b reads
+    ``ext[:, b*B : b*B + B + T - 1]``, which lies inside input blocks b and b + 1.
+    """
+    n_full = ext.shape[1] // _BATCH
+    block_max = np.zeros(n_batches + 1, dtype=np.float64)
+    if n_full:
+        blocks = ext[:, : n_full * _BATCH].reshape(ext.shape[0], n_full, _BATCH)
+        block_max[:n_full] = np.maximum(blocks.max(axis=(0, 2)), -blocks.min(axis=(0, 2)))
+    if ext.shape[1] > n_full * _BATCH:
+        rest = ext[:, n_full * _BATCH :]
+        block_max[n_full] = max(float(rest.max()), -float(rest.min()))
+    return np.maximum(block_max[:-1], block_max[1:]) * l1_bound
+
+
+def peak_of_extended(
+    ext: np.ndarray, interp: Interpolator, floor: float, scratch: Scratch | None = None
+) -> float:
+    """Largest |over-sampled value| of a chunk given with its input history.
+
+    Parameters
+    ----------
+    ext : numpy.ndarray
+        ``(channels, T - 1 + frames)`` float32: the last ``T - 1`` input frames
+        of the previous chunk (zeros at the start), then the chunk (full scale 1.0).
+    interp : Interpolator
+        From :func:`interpolator`.
+    floor : float
+        A level the caller already knows the true peak reaches (linear); batches
+        of outputs that provably stay at or below it are skipped.
+    scratch : Scratch, optional
+        Work buffers from :func:`make_scratch` (allocated here if omitted).
+
+    Returns
+    -------
+    float
+        ``max(floor, largest |interpolated value|)`` (linear, 1.0 = 0 dBTP).
+
+    Notes
+    -----
+    Output ``i`` (``L`` phases) is ``taps_t @ ext[:, i : i + T]``.  For a batch of
+    outputs the windows are laid out as a ``(channels, T, batch)`` array whose
+    rows are shifted copies of the input (a fast contiguous copy) and multiplied
+    by the ``(L, T)`` taps, one BLAS call per channel.  The most promising batch
+    (largest bound) is evaluated first, so that quiet passages are skipped.
+    """
+    taps_t = interp.taps_t
+    n_taps = taps_t.shape[1]
+    n_out = ext.shape[1] - (n_taps - 1)
+    peak = floor
+    if n_out <= 0:
+        return peak
+    if scratch is None:
+        scratch = make_scratch(ext.shape[0], interp)
+    n_batches = -(-n_out // _BATCH)
+    bounds = _batch_bounds(ext, n_batches, interp.l1_bound)
+    step = ext.strides[1]
+    windows = as_strided(
+        ext, shape=(ext.shape[0], n_taps, n_out), strides=(ext.strides[0], step, step)
+    )
+    for b in (int(np.argmax(bounds)), *range(n_batches)):
+        if bounds[b] <= peak:
+            continue
+        bounds[b] = 0.0  # evaluated; never again
+        start = b * _BATCH
+        count = min(_BATCH, n_out - start)
+        if count == _BATCH:
+            np.copyto(scratch.windows, windows[:, :, start : start + count])
+            y = np.matmul(taps_t, scratch.windows, out=scratch.products)
+        else:
+            y = taps_t @ np.ascontiguousarray(windows[:, :, start : start + count])
+        peak = max(peak, float(y.max()), -float(y.min()))
+    return peak
+
+
+def flush_peak(history: np.ndarray, interp: Interpolator, floor: float) -> float:
+    """Peak of the interpolator's tail after the last input (input followed by zeros).
+
+    ``history`` is the ``(channels, T - 1)`` float32 last input frames.
+    """
+    ext = np.concatenate([history, np.zeros_like(history)], axis=1)
+    return peak_of_extended(ext, interp, floor)
