@@ -16,6 +16,13 @@ Time grid (all sums of the K-weighted, channel-weighted squared signal):
   (Tech 3341 case 13 needs that: a 100 ms hop under-reads by up to 1 LU);
 * short-term: 3 s window; maximum over every 10 ms hop, and the 10 Hz series
   (every 100 ms, Tech 3342 3.1) for the loudness range.
+
+At rates that are not a multiple of 100 Hz a tick is the nearest whole number of
+samples (e.g. 220 at 22.05 kHz), as BS.1770 takes blocks "to the nearest sample".
+
+True peak (BS.1770 Annex 2) is :mod:`masterbuild.dsp.truepeak`: 8x over-sampling
+below 88.2 kHz, 4x to 176.4 kHz, 2x above; it runs on one worker thread, local
+to the call, while the K-weighting runs on the caller's thread.
 """
 
 from __future__ import annotations
@@ -86,7 +93,8 @@ class Loudness:
         1-D float64, the channel-weighted mean square ``sum_i G_i z_ij`` of every
         400 ms gating block (75 % overlap), in time order: the quantity inside
         BS.1770 eq. (5) before ``-0.691 + 10 log10``.  Pass several tracks' arrays
-        to :func:`integrated_lufs_from_powers` for the album loudness.
+        to :func:`integrated_lufs_from_powers` for the album loudness.  Left out
+        of ``repr`` and of ``==`` (which compares the scalar fields).
     duration_s : float
         Length of the input, seconds.
     """
