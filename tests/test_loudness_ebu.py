@@ -25,7 +25,9 @@ import scipy.signal
 
 from masterbuild.dsp.loudness import (
     channel_weights,
+    integrated_lufs_from_powers,
     k_weighting_sos,
+    loudness_range_lu,
     measure,
     momentary_lufs,
     short_term_lufs,
@@ -200,6 +202,55 @@ def test_3342_cases_1_to_4(levels_dbfs: list[float], expected_lra_lu: float) -> 
     # Stereo 1 kHz tones, 20 s per level, back to back.
     x = sequence(*[(level, 20.0) for level in levels_dbfs])
     assert measure(x, FS_HZ).lra_lu == pytest.approx(expected_lra_lu, abs=LRA_TOL_LU)
+
+
+# --- Gating and LRA on synthetic block powers ------------------------------------------
+
+
+def powers_at(lufs: float, count: int) -> np.ndarray:
+    """``count`` block powers whose loudness (BS.1770 eq. 4) is ``lufs``."""
+    return np.full(count, 10 ** ((lufs + 0.691) / 10))
+
+
+def test_absolute_gate_keeps_near_silence_out_of_the_relative_threshold() -> None:
+    # 2 s at -20, 20 s at -45, 600 s at -75 LUFS (below -70).  With the absolute gate
+    # the relative threshold is about -40 LUFS and drops the -45 part: I = -20.  Without
+    # it, the -75 blocks would pull the threshold to about -55 and I to about -30.
+    powers = [powers_at(-20.0, 20), powers_at(-45.0, 200), powers_at(-75.0, 6000)]
+    assert integrated_lufs_from_powers(powers) == pytest.approx(-20.0, abs=1e-9)
+
+
+def test_relative_gate_is_10_lu_below_the_absolute_gated_loudness() -> None:
+    # Equal numbers of blocks at -20 and at -29 LUFS: the absolute-gated loudness is
+    # -22.5, the gate -32.5, both kept.  At -20 and -35: gate -32.9, the -35 dropped.
+    kept = integrated_lufs_from_powers([powers_at(-20.0, 50), powers_at(-29.0, 50)])
+    assert kept == pytest.approx(10 * np.log10((10**-2 + 10**-2.9) / 2), abs=1e-9)
+    dropped = integrated_lufs_from_powers([powers_at(-20.0, 50), powers_at(-35.0, 50)])
+    assert dropped == pytest.approx(-20.0, abs=1e-9)
+
+
+def lra_matlab_reference(short_term_lufs_values: np.ndarray) -> float:
+    """Tech 3342 section 5 MATLAB function, transcribed line by line."""
+    stl = np.asarray(short_term_lufs_values, dtype=float)
+    stl_absgated = stl[stl >= -70]
+    stl_integrated = 10 * np.log10(np.sum(10 ** (stl_absgated / 10)) / stl_absgated.size)
+    stl_relgated = np.sort(stl_absgated[stl_absgated >= stl_integrated - 20])
+    n = stl_relgated.size
+
+    def matlab_round(v: float) -> int:
+        return int(np.floor(v + 0.5))
+
+    low = stl_relgated[matlab_round((n - 1) * 10 / 100 + 1) - 1]
+    high = stl_relgated[matlab_round((n - 1) * 95 / 100 + 1) - 1]
+    return float(high - low)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_lra_matches_tech_3342_reference_implementation(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    levels = np.concatenate([rng.normal(-23, 4, 400), rng.normal(-45, 3, 60), np.full(30, -90.0)])
+    powers = 10 ** ((levels + 0.691) / 10)
+    assert loudness_range_lu(powers) == pytest.approx(lra_matlab_reference(levels), abs=1e-9)
 
 
 # --- Edge cases ---------------------------------------------------------------------
