@@ -14,7 +14,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def mb(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "masterbuild", *args], capture_output=True, text=True, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "masterbuild", *args], capture_output=True, text=True, cwd=cwd
+    )
 
 
 def test_doit_and_masterbuild_share_build_state(tmp_path):
@@ -41,7 +43,9 @@ def test_doit_and_masterbuild_share_build_state(tmp_path):
 
 
 def test_build_default_finds_albums_and_status_reports(tmp_path):
-    make_album(tmp_path / "albums", manifest(1, formats={"cd": {"codec": "flac", "sample_rate": 44100}}))
+    make_album(
+        tmp_path / "albums", manifest(1, formats={"cd": {"codec": "flac", "sample_rate": 44100}})
+    )
     r = mb("status", "albums/album", cwd=tmp_path)
     assert r.returncode == 0 and "render:album:t1: never built" in r.stdout
     r = mb("build", cwd=tmp_path)
