@@ -10,7 +10,13 @@ from doit import create_after
 
 from masterbuild.tasks import BASENAMES, album_tasks, demo_mixes_task
 
-DOIT_CONFIG = {"dep_file": ".masterbuild/doit.json", "backend": "json", "verbosity": 1}
+# continue: one broken album must not stop the others from building.
+DOIT_CONFIG = {
+    "dep_file": ".masterbuild/doit.json",
+    "backend": "json",
+    "verbosity": 1,
+    "continue": True,
+}
 Path(".masterbuild").mkdir(exist_ok=True)
 
 

@@ -60,7 +60,8 @@ def upstream_view(spec: TaskSpec) -> dict[str, Any]:
             albums[fmt_name] = result_of(spec, f["loudness_task"])
             for t in f["tracks"]:
                 masters[t["master"]] = result_of(spec, t["master"])
-        return {"masters": masters, "albums": albums}
+        renders = [_pick(result_of(spec, n), ("frames", "sample_rate_hz")) for n in c["renders"]]
+        return {"masters": masters, "albums": albums, "renders": renders}
     return {}
 
 

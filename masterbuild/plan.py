@@ -376,6 +376,7 @@ def plan_album(album: LoadedAlbum, formats: list[str] | None = None) -> list[Tas
                 config={
                     "version": REPORT_VERSION,
                     "album": {"title": m.album.title, "artist": m.album.artist},
+                    "renders": [render_name[t.id] for t in m.tracks],
                     "formats": format_summaries,
                 },
                 doc="QC report of every delivered file",

@@ -34,7 +34,6 @@ TRACK_KEYS = (
 def build_report(spec: TaskSpec, inputs: dict[str, Any]) -> dict[str, Any]:
     up = inputs["upstream"]
     formats: dict[str, Any] = {}
-    album_duration_s = None
     for fmt_name, f in spec.config["formats"].items():
         tracks = []
         for t in f["tracks"]:
@@ -51,10 +50,15 @@ def build_report(spec: TaskSpec, inputs: dict[str, Any]) -> dict[str, Any]:
             "ceiling_met": all(p <= ceiling for p in peaks),
             "tracks": tracks,
         }
-        duration = round(sum(t["duration_s"] or 0.0 for t in tracks), 3)
-        album_duration_s = duration if album_duration_s is None else album_duration_s
+    # The programme length, from the format-independent renders (a lossy file's decoded
+    # length may carry codec padding).
+    album_duration_s = sum(r["frames"] / r["sample_rate_hz"] for r in up["renders"] if r)
     report = {
-        "album": {**spec.config["album"], "duration_s": album_duration_s or 0.0},
+        "album": {
+            "title": spec.config["album"]["title"],
+            "artist": spec.config["album"]["artist"],
+            "duration_s": round(album_duration_s, 3),
+        },
         "formats": formats,
     }
     json_path, html_path = (Path(t) for t in spec.targets)

@@ -92,3 +92,19 @@ def test_measure_json_contract(tmp_path):
     }
     r = mb("measure", str(album / "album.toml"))
     assert r.returncode == 1 and "Traceback" not in r.stderr and ": audio: " in r.stderr
+
+
+def test_doit_reports_an_invalid_album_and_builds_the_others(tmp_path):
+    shutil.copy(ROOT / "dodo.py", tmp_path / "dodo.py")
+    good = make_album(
+        tmp_path / "albums", manifest(1, formats={"cd": {"codec": "flac", "sample_rate": 44100}})
+    )
+    good.rename(tmp_path / "albums" / "good")
+    bad_manifest = manifest(1)
+    bad_manifest["album"]["upc"] = "036000241458"
+    bad = make_album(tmp_path / "other", bad_manifest)
+    bad.rename(tmp_path / "albums" / "bad")
+    r = subprocess.run(["doit"], cwd=tmp_path, capture_output=True, text=True)
+    assert r.returncode != 0
+    assert "albums/bad/album.toml: album.upc: " in r.stdout + r.stderr
+    assert (tmp_path / "albums/good/masters/cd/01 Track 1.flac").is_file()
