@@ -31,8 +31,10 @@ from typing import Literal, NamedTuple
 
 import numpy as np
 
+from masterbuild.atomic import atomic_output
+
 DEMO_SAMPLE_RATE_HZ = 48000
-DEMO_VERSION = 1
+DEMO_VERSION = 2
 
 STEPS_PER_BAR = 16  # 4/4 in sixteenth notes
 _PEAK_CEILING_DBFS = -1.2  # under the -1 dBFS promise, with room for rounding
@@ -485,18 +487,8 @@ def write_demo_mixes(mixes_dir: str | os.PathLike[str]) -> list[Path]:
         # bit for bit, where a float conversion would rescale by 2**23 - 1.
         codes = np.round(audio * _PCM24_SCALE).astype(np.int32) << 8
         path = folder / f"{track.id}.wav"
-        # Beside the target (same file system, so the rename is atomic); the pid keeps
-        # concurrent writers apart, and open() honours the umask, unlike mkstemp.
-        tmp = folder / f".{track.id}.wav.{os.getpid()}.tmp"
-        try:
-            with open(tmp, "wb") as fh:
-                _soundfile().write(fh, codes, DEMO_SAMPLE_RATE_HZ, subtype="PCM_24", format="WAV")
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        with atomic_output(path) as tmp:
+            _soundfile().write(str(tmp), codes, DEMO_SAMPLE_RATE_HZ, subtype="PCM_24", format="WAV")
         paths.append(path)
     return paths
 
@@ -1151,7 +1143,9 @@ def _mix_melodic(
 
 def _master_bus(track: DemoTrack, mix: np.ndarray, sr: int) -> np.ndarray:
     """Set the mix to its loudness under the peak ceiling, fade the ends, round to 24 bit."""
-    mix *= _db(track.target_lufs - _integrated_loudness_lufs(mix, sr))
+    from masterbuild.dsp.loudness import measure  # scipy: imported on first use
+
+    mix *= _db(track.target_lufs - measure(mix, sr).integrated_lufs)
     if track.rumble_dbfs is not None:
         rumble = _rumble(mix.shape[0], sr, track.rumble_dbfs, (track.seed, 3))
         # Present while the band plays (stage, handling), gone with the last chord.
@@ -1247,50 +1241,6 @@ def _rumble(frames: int, sr: int, level_dbfs: float, seed: _SeedLike) -> np.ndar
     for channel in (0, 1):
         rumble[:, channel] = np.interp(t_s, t_control, slow[:, channel])
     return rumble
-
-
-def _integrated_loudness_lufs(x: np.ndarray, sr: int) -> float:
-    """Gated integrated loudness after ITU-R BS.1770-4, for stereo (frames, 2).
-
-    K-weighting is the BS.1770 shelf (+4 dB above ~1.7 kHz) and RLB high-pass
-    (38 Hz) built from their analog prototypes; 400 ms blocks with 75 % overlap,
-    an absolute gate at -70 LUFS and a relative gate 10 LU below.
-    """
-    weighted = _signal().sosfilt(_k_weighting_sos(sr), x, axis=0)
-    power = np.concatenate([[0.0], np.cumsum(np.einsum("ij,ij->i", weighted, weighted))])
-    block, hop = round(0.4 * sr), round(0.1 * sr)
-    starts = np.arange(0, x.shape[0] - block + 1, hop)
-    z = (power[starts + block] - power[starts]) / block  # sum over channels (G = 1)
-    loud = -0.691 + 10 * np.log10(np.maximum(z, 1e-20))
-    z = z[loud > -70.0]
-    relative_gate = -0.691 + 10 * np.log10(np.mean(z)) - 10.0
-    z = z[-0.691 + 10 * np.log10(z) > relative_gate]
-    return float(-0.691 + 10 * np.log10(np.mean(z)))
-
-
-@lru_cache(maxsize=8)
-def _k_weighting_sos(sr: int) -> np.ndarray:
-    # The analog prototypes fitted to BS.1770-4's 48 kHz coefficients (Mansbridge,
-    # Finn & Reiss, AES 2012), bilinear-transformed to any rate; at 48 kHz they give
-    # back the recommendation's table to rounding. Stage 1: high shelf, f0 1681.97 Hz,
-    # +4.0 dB, Q 0.70718. Stage 2: high-pass, f0 38.1355 Hz, Q 0.50033.
-    k = np.tan(np.pi * 1681.974450955533 / sr)
-    vh, q = 10 ** (3.999843853973347 / 20), 0.7071752369554196
-    vb = vh**0.4996667741545416
-    a0 = 1 + k / q + k * k
-    shelf = [
-        (vh + vb * k / q + k * k) / a0,
-        2 * (k * k - vh) / a0,
-        (vh - vb * k / q + k * k) / a0,
-        1.0,
-        2 * (k * k - 1) / a0,
-        (1 - k / q + k * k) / a0,
-    ]
-    k = np.tan(np.pi * 38.13547087602444 / sr)
-    q = 0.5003270373238773
-    a0 = 1 + k / q + k * k
-    highpass = [1.0, -2.0, 1.0, 1.0, 2 * (k * k - 1) / a0, (1 - k / q + k * k) / a0]
-    return np.array([shelf, highpass])
 
 
 # ----------------------------------------------------------------------------- helpers

@@ -19,15 +19,6 @@ import numpy as np
 from masterbuild.dsp.filters import butterworth_sos, rbj_biquad, sos_initial_state, sos_step
 from masterbuild.dsp.gain import db_to_linear
 
-STAGE_VERSIONS: dict[str, int] = {
-    "gain": 1,
-    "dc": 1,
-    "highpass": 1,
-    "lowpass": 1,
-    "eq": 1,
-    "width": 1,
-}
-
 Step = Callable[[np.ndarray, Any], tuple[np.ndarray, Any]]
 
 
