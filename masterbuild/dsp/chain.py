@@ -24,8 +24,16 @@ Step = Callable[[np.ndarray, Any], tuple[np.ndarray, Any]]
 
 @dataclass(frozen=True)
 class CompiledStage:
+    """A stage ready to run: `step(x, state) -> (y, state)` per block.
+
+    A stage with latency (a lookahead limiter) returns fewer frames than it was given
+    at first and hands the rest back from `flush(state)` at the end of the signal, so
+    the output has exactly the input's length and alignment.
+    """
+
     step: Step
     initial_state: Callable[[int], Any]  # channels -> state
+    flush: Callable[[Any], np.ndarray] | None = None
 
 
 def to_mid_side(x: np.ndarray) -> np.ndarray:
@@ -115,6 +123,14 @@ def compile_stage(stage: Mapping[str, Any], sample_rate_hz: float) -> CompiledSt
         return _eq_stage(stage, sample_rate_hz)
     if kind == "width":
         return _width_stage(stage["width"])
+    if kind == "compressor":
+        from masterbuild.dsp.compressor import compile_compressor
+
+        return compile_compressor(stage, sample_rate_hz)
+    if kind == "limiter":
+        from masterbuild.dsp.limiter import compile_limiter
+
+        return compile_limiter(stage, sample_rate_hz)
     raise ValueError(f"unknown stage kind {kind!r}")
 
 
@@ -124,11 +140,25 @@ def run_chain(
     sample_rate_hz: float,
     channels: int,
 ) -> Iterator[np.ndarray]:
-    """Apply `stages` in order to a stream of blocks, carrying each stage's state."""
+    """Apply `stages` in order to a stream of blocks, carrying each stage's state.
+
+    At the end, stages with latency are flushed in order, each flushed tail passing
+    through the stages after it.
+    """
     compiled = [compile_stage(s, sample_rate_hz) for s in stages]
     states = [c.initial_state(channels) for c in compiled]
+
+    def through(y: np.ndarray, first: int) -> np.ndarray:
+        for i in range(first, len(compiled)):
+            y, states[i] = compiled[i].step(y, states[i])
+        return y
+
     for block in blocks:
-        y = block
-        for i, c in enumerate(compiled):
-            y, states[i] = c.step(y, states[i])
-        yield y
+        y = through(block, 0)
+        if y.shape[0]:
+            yield y
+    for i, c in enumerate(compiled):
+        if c.flush is not None:
+            tail = through(c.flush(states[i]), i + 1)
+            if tail.shape[0]:
+                yield tail

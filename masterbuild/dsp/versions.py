@@ -11,4 +11,6 @@ STAGE_VERSIONS: dict[str, int] = {
     "lowpass": 1,
     "eq": 1,
     "width": 1,
+    "compressor": 1,
+    "limiter": 1,
 }

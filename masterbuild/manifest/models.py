@@ -84,10 +84,50 @@ class WidthStage(Strict):
     width: float = Field(ge=0, le=4)
 
 
-STAGE_MODELS = (GainStage, DcStage, HighpassStage, LowpassStage, EqStage, WidthStage)
+class CompressorStage(Strict):
+    """Feed-forward compressor: static curve with a soft knee, peak detector with
+    exponential attack/release, stereo link, optional sidechain highpass."""
+
+    kind: Literal["compressor"]
+    threshold_db: float = Field(ge=-80, le=0)
+    ratio: float = Field(ge=1, le=100)
+    knee_db: float = Field(default=0.0, ge=0, le=24)
+    attack_ms: float = Field(default=10.0, gt=0, le=500)
+    release_ms: float = Field(default=150.0, gt=0, le=5000)
+    makeup_db: float = Field(default=0.0, ge=-24, le=24)
+    link: float = Field(default=1.0, ge=0, le=1)
+    sidechain_hpf_hz: float | None = Field(default=None, gt=0, le=1000)
+
+
+class LimiterStage(Strict):
+    """Lookahead true-peak limiter: no true peak above `ceiling_dbtp`."""
+
+    kind: Literal["limiter"]
+    ceiling_dbtp: float = Field(default=-1.0, ge=-20, le=0)
+    lookahead_ms: float = Field(default=2.0, ge=0.5, le=20)
+    release_ms: float = Field(default=80.0, ge=1, le=2000)
+
+
+STAGE_MODELS = (
+    GainStage,
+    DcStage,
+    HighpassStage,
+    LowpassStage,
+    EqStage,
+    WidthStage,
+    CompressorStage,
+    LimiterStage,
+)
 STAGE_KINDS = frozenset(m.model_fields["kind"].annotation.__args__[0] for m in STAGE_MODELS)
 Stage = Annotated[
-    GainStage | DcStage | HighpassStage | LowpassStage | EqStage | WidthStage,
+    GainStage
+    | DcStage
+    | HighpassStage
+    | LowpassStage
+    | EqStage
+    | WidthStage
+    | CompressorStage
+    | LimiterStage,
     Field(discriminator="kind"),
 ]
 
