@@ -24,6 +24,7 @@ from masterbuild.dsp.fades import fade_gains
 from masterbuild.dsp.gain import db_to_linear
 from masterbuild.dsp.loudness import Loudness, integrated_lufs_from_powers, measure_blocks
 from masterbuild.dsp.resample import resample_blocks
+from masterbuild.dsp.silence import audible_bounds
 from masterbuild.encode import write_stream
 from masterbuild.errors import MasterbuildError
 from masterbuild.inputs import result_of
@@ -80,6 +81,27 @@ def _faded(
         pos += b.shape[0]
 
 
+def _trim_range(source: Path, trim: dict[str, Any], sr: int, frames: int) -> tuple[int, int]:
+    """Source frames [start, stop) kept after automatic and explicit trimming."""
+    start, stop = 0, frames
+    if trim.get("auto_threshold_db") is not None:
+        bounds = audible_bounds(read_blocks(source), trim["auto_threshold_db"])
+        if bounds is None:
+            raise MasterbuildError(
+                source,
+                "trim",
+                f"nothing reaches auto_threshold_db = {trim['auto_threshold_db']} dBFS: "
+                "the mix is silent at that threshold; lower it",
+            )
+        pad = round(trim.get("auto_pad_s", 0.0) * sr)
+        start, stop = max(0, bounds[0] - pad), min(frames, bounds[1] + pad)
+    start += round(trim["start_s"] * sr)
+    stop -= round(trim["end_s"] * sr)
+    if stop - start <= 0:
+        raise MasterbuildError(source, "trim", "trimming leaves nothing of this mix: trim less")
+    return start, stop
+
+
 def render_track(spec: TaskSpec, inputs: dict[str, Any]) -> dict[str, Any]:
     """Source -> trim -> gain -> chain -> fades -> float32 intermediate (source rate)."""
     c, p = spec.config, spec.params
@@ -87,8 +109,7 @@ def render_track(spec: TaskSpec, inputs: dict[str, Any]) -> dict[str, Any]:
     if inputs["files"]["source"] is None:
         raise MasterbuildError(source, "-", "source mix is missing: restore it or fix `source`")
     sr = p["sample_rate_hz"]
-    start = round(c["trim"]["start_s"] * sr)
-    stop = p["source_frames"] - round(c["trim"]["end_s"] * sr)
+    start, stop = _trim_range(source, c["trim"], sr, p["source_frames"])
     total = stop - start
     in_f = round(c["fade"]["in_s"] * sr)
     out_f = round(c["fade"]["out_s"] * sr)

@@ -82,3 +82,41 @@ def test_doit_builds_the_demo_album_from_a_fresh_copy(tmp_path):
     assert (masters / "report.json").is_file() and (masters / "report.html").is_file()
     again = subprocess.run(["doit"], cwd=tmp_path, capture_output=True, text=True)
     assert [ln for ln in again.stdout.splitlines() if ln.startswith(".  ")] == []
+
+
+def test_auto_trim_removes_head_and_tail_silence(tmp_path):
+    sr = 44100
+    x = np.zeros((3 * sr, 2))
+    x[int(0.5 * sr) : int(2.2 * sr)] = tone_mix(1.7, 440, -12, seed=2, sr=sr)
+    x[int(0.3 * sr)] = 10 ** (-70 / 20)  # a click below the threshold stays "silence"
+    m = manifest(
+        1,
+        formats={
+            "f": {"codec": "wav", "sample_rate": sr, "bit_depth": 32, "true_peak_ceiling_db": 0.0}
+        },
+    )
+    m["master"]["chain"] = []
+    m["tracks"][0]["trim"] = {"auto_threshold_db": -60.0, "auto_pad_s": 0.1, "end_s": 0.2}
+    album = tmp_path / "album"
+    write_mix(album / "mixes/t1.wav", x, sr, subtype="FLOAT")
+    make_album(tmp_path, m)
+    run(album)
+    y, _ = sf.read(album / "masters/f/01 Track 1.wav")
+    first = np.flatnonzero(np.abs(x).max(axis=1) >= 10 ** (-60 / 20))[0]
+    last = np.flatnonzero(np.abs(x).max(axis=1) >= 10 ** (-60 / 20))[-1]
+    start, stop = first - int(0.1 * sr), last + 1 + int(0.1 * sr) - int(0.2 * sr)
+    assert y.shape[0] == stop - start
+    assert np.max(np.abs(y - x[start:stop])) < 1e-7
+
+
+def test_auto_trim_of_a_silent_mix_is_a_clear_error(tmp_path, capsys):
+    from masterbuild.cli import main
+
+    m = manifest(1)
+    m["tracks"][0]["trim"] = {"auto_threshold_db": -50.0}
+    album = tmp_path / "album"
+    write_mix(album / "mixes/t1.wav", np.full((44100, 2), 1e-4))
+    make_album(tmp_path, m)
+    assert main(["build", str(album)]) == 1
+    out = capsys.readouterr()
+    assert "trim: nothing reaches auto_threshold_db = -50.0 dBFS" in out.out + out.err

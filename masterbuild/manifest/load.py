@@ -263,6 +263,8 @@ def _check_track_against_source(
 ) -> list[MasterbuildError]:
     out = []
     kept_s = info.duration_s - track.trim.start_s - track.trim.end_s
+    if track.trim.auto_threshold_db is not None:
+        return out  # the silence is found when rendering; the render checks what is left
     if kept_s <= 0:
         out.append(
             MasterbuildError(

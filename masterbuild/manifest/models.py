@@ -171,10 +171,18 @@ class Master(Strict):
 
 
 class Trim(Strict):
-    """Seconds removed from the head (`start_s`) and from the tail (`end_s`) of the source."""
+    """Seconds removed from the head (`start_s`) and from the tail (`end_s`) of the source.
+
+    With `auto_threshold_db` set, head and tail silence is found first: everything
+    before the first and after the last sample whose level reaches the threshold (dBFS
+    sample peak) is removed, keeping `auto_pad_s` of it on each side; `start_s` and
+    `end_s` then trim further from those points.
+    """
 
     start_s: float = Field(default=0.0, ge=0)
     end_s: float = Field(default=0.0, ge=0)
+    auto_threshold_db: float | None = Field(default=None, ge=-120, le=-20)
+    auto_pad_s: float = Field(default=0.0, ge=0, le=5)
 
 
 class Fade(Strict):
