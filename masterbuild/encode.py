@@ -86,11 +86,22 @@ def write_stream(
     """Encode float blocks (full scale +-1) to `path`; returns the count of clipped samples."""
     enc = encoding_for(fmt, channels)
     depth = fmt.get("bit_depth")
+    dither = fmt.get("dither", "none")
     clipped = 0
+    shaper_state = None
+    if depth in (16, 24) and dither == "shaped":
+        from masterbuild.dsp.noiseshape import quantize_shaped, shaped_initial_state
+
+        shaper_state = shaped_initial_state(channels, sample_rate_hz)
     with open_writer(path, enc, sample_rate_hz, channels) as f:
         for block in blocks:
             if depth in (16, 24):
-                codes, n = quantize(block, depth, fmt.get("dither", "none"), rng)
+                if shaper_state is not None:
+                    codes, n, shaper_state = quantize_shaped(
+                        block, depth, rng, shaper_state, sample_rate_hz
+                    )
+                else:
+                    codes, n = quantize(block, depth, dither, rng)
                 clipped += n
                 f.write(codes.astype(np.int16) if depth == 16 else codes << 8)
             else:

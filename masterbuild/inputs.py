@@ -34,7 +34,8 @@ def upstream_view(spec: TaskSpec) -> dict[str, Any]:
     """What of the upstream results this task depends on, by task kind."""
     p, c = spec.params, spec.config
     if spec.kind == "gain":
-        return {"renders": {n: _pick(result_of(spec, n), ("digest",)) for n in c["tracks"]}}
+        keys = ("digest", "true_peak_dbtp")
+        return {"renders": {n: _pick(result_of(spec, n), keys) for n in c["tracks"]}}
     if spec.kind == "master":
         view: dict[str, Any] = {
             "render": _pick(

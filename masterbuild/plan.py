@@ -31,7 +31,8 @@ from masterbuild.manifest.load import LoadedAlbum, _display
 from masterbuild.manifest.models import Format, Track
 
 RENDER_VERSION = 1
-MASTER_VERSION = 1
+MASTER_VERSION = 2  # 2: true-peak limiter in the master step
+GAIN_VERSION = 2  # 2: album gain solved through the limiter
 TAG_VERSION = 1
 REPORT_VERSION = 1
 
@@ -138,6 +139,7 @@ def _format_config(fmt: Format) -> dict[str, Any]:
         "dither": fmt.effective_dither,
         "loudness": fmt.loudness.model_dump(mode="json"),
         "true_peak_ceiling_db": fmt.true_peak_ceiling_db,
+        "limiter": fmt.limiter,
         "bitrate_kbps": fmt.bitrate_kbps,
         "quality": fmt.quality,
     }
@@ -239,11 +241,23 @@ def plan_album(album: LoadedAlbum, formats: list[str] | None = None) -> list[Tas
                     targets=(),
                     task_dep=tuple(render_name.values()),
                     config={
+                        "version": GAIN_VERSION,
                         "target_lufs": fmt.loudness.target_lufs,
+                        "peak_safe": fmt.loudness.peak_safe,
+                        "limiter": fmt.limiter,
+                        "true_peak_ceiling_db": fmt.true_peak_ceiling_db,
                         "tracks": sorted(render_name.values()),
                     },
                     params={
-                        "powers": [str(cache / "render" / f"{t.id}.powers.npy") for t in m.tracks]
+                        "tracks": {
+                            render_name[t.id]: {
+                                "id": t.id,
+                                "intermediate": str(cache / "render" / f"{t.id}.wav"),
+                                "powers": str(cache / "render" / f"{t.id}.powers.npy"),
+                            }
+                            for t in m.tracks
+                        },
+                        "simulations": str(cache / "album-gain"),
                     },
                     doc=f"album loudness gain for {fmt_name}",
                 )

@@ -35,6 +35,7 @@ from masterbuild.tags import normalize_ogg_serial
 CHANNELS = 2
 MAX_PEAK_ATTEMPTS = 4
 PEAK_MARGIN_DB = 0.05
+LOUDNESS_TOLERANCE_LU = 0.1
 
 
 def _finite(value: float, digits: int = 2) -> float | None:
@@ -158,15 +159,99 @@ def sticky_album_gain_db(exact_db: float, previous_db: float | None) -> float:
     return round(round(exact_db / ALBUM_GAIN_STEP_DB) * ALBUM_GAIN_STEP_DB, 1)
 
 
+ALBUM_TOLERANCE_LU = 0.1
+MAX_SOLVE_STEPS = 6
+
+
+def _grid(gain_db: float) -> float:
+    return round(round(gain_db / ALBUM_GAIN_STEP_DB) * ALBUM_GAIN_STEP_DB, 1)
+
+
+def _limited_powers(
+    track: dict[str, Any], digest: str, gain_db: float, ceiling: float, cache: Path
+) -> np.ndarray:
+    """Gating-block powers of one intermediate after `gain_db` and the true-peak limiter.
+
+    Cached by (render digest, gain, ceiling): a revision of one track re-simulates that
+    track only, and formats with the same ceiling share the work.
+    """
+    path = cache / f"{track['id']}~{digest[:20]}~{gain_db:+.1f}~{ceiling:.2f}.npy"
+    if path.is_file():
+        return np.load(path)
+    intermediate = Path(track["intermediate"])
+    with sf.SoundFile(str(intermediate)) as f:
+        sr = f.samplerate
+    blocks = _peak_limited_blocks(_scaled(read_blocks(intermediate), gain_db), ceiling, sr)
+    powers = measure_blocks(blocks, sr, CHANNELS).block_powers
+    for stale in cache.glob(f"{track['id']}~*.npy"):  # older revisions of this track
+        if not stale.name.startswith(f"{track['id']}~{digest[:20]}~"):
+            stale.unlink(missing_ok=True)
+    _save_npy(path, powers)
+    return powers
+
+
 def album_gain(spec: TaskSpec, inputs: dict[str, Any]) -> dict[str, Any]:
-    """One gain for every track so the album (all gated blocks together) meets the target."""
-    powers = [np.load(p) for p in spec.params["powers"]]
-    album_lufs = integrated_lufs_from_powers(powers)
-    if not math.isfinite(album_lufs):
-        return {"album_lufs": None, "album_gain_db": 0.0}
+    """One gain for every track so the album (all gated blocks together) meets the target.
+
+    With the limiter on, limiting costs loudness, so the gain is solved through it: each
+    candidate gain (on the 0.1 dB grid) is applied to every intermediate, limited at the
+    format's ceiling and measured, with secant steps until the album is within 0.1 LU of
+    the target. Without the limiter (or with peak_safe) the gain is capped so that the
+    loudest-peaking track stays under the ceiling, keeping the tracks' relative levels.
+    """
+    c, p = spec.config, spec.params
+    renders = inputs["upstream"]["renders"]
+    if any(r is None for r in renders.values()):
+        raise MasterbuildError(spec.name, "-", "a render has no result: run the full build")
+    album_pre = integrated_lufs_from_powers([np.load(t["powers"]) for t in p["tracks"].values()])
+    if not math.isfinite(album_pre):
+        return {"album_lufs_pre": None, "album_gain_db": 0.0}
+    target, ceiling = c["target_lufs"], c["true_peak_ceiling_db"]
     previous = (result_of(spec, spec.name) or {}).get("album_gain_db")
-    gain_db = sticky_album_gain_db(spec.config["target_lufs"] - album_lufs, previous)
-    return {"album_lufs": round(album_lufs, 2), "album_gain_db": gain_db}
+    exact = target - album_pre
+    if not c["limiter"] or c["peak_safe"]:
+        peaks = [r["true_peak_dbtp"] for r in renders.values() if r["true_peak_dbtp"] is not None]
+        cap = ceiling - max(peaks) - PEAK_MARGIN_DB if peaks else math.inf
+        gain_db = sticky_album_gain_db(min(exact, cap), previous)
+        if gain_db > cap:
+            gain_db = math.floor(cap / ALBUM_GAIN_STEP_DB) * ALBUM_GAIN_STEP_DB
+        return {"album_lufs_pre": round(album_pre, 2), "album_gain_db": round(gain_db, 1)}
+
+    cache = Path(p["simulations"])
+
+    def album_after(gain_db: float) -> float:
+        powers = [
+            _limited_powers(t, renders[name]["digest"], gain_db, ceiling, cache)
+            for name, t in p["tracks"].items()
+        ]
+        return integrated_lufs_from_powers(powers)
+
+    gain_db = previous if previous is not None else _grid(exact)
+    lufs = album_after(gain_db)
+    tried = {gain_db: lufs}
+    for _ in range(MAX_SOLVE_STEPS):
+        error = target - lufs
+        if abs(error) <= ALBUM_TOLERANCE_LU:
+            break
+        # Secant on the two nearest tries (slope 1 at first: below the ceiling, dB in = dB out).
+        others = sorted((g for g in tried if g != gain_db), key=lambda g: abs(g - gain_db))
+        slope = 1.0
+        if others:
+            g0 = others[0]
+            slope = (lufs - tried[g0]) / (gain_db - g0) if gain_db != g0 else 1.0
+            slope = min(max(slope, 0.1), 1.0)  # limiting only ever flattens the response
+        step = _grid(gain_db + error / slope)
+        if step in tried:
+            break
+        gain_db, lufs = step, album_after(step)
+        tried[gain_db] = lufs
+    gain_db = min(tried, key=lambda g: abs(target - tried[g]))
+    return {
+        "album_lufs_pre": round(album_pre, 2),
+        "album_lufs_limited": round(tried[gain_db], 2),
+        "album_gain_db": gain_db,
+        "solve_steps": len(tried),
+    }
 
 
 def _loudness_gain_db(fmt: dict[str, Any], upstream: dict[str, Any]) -> float:
@@ -179,12 +264,23 @@ def _loudness_gain_db(fmt: dict[str, Any], upstream: dict[str, Any]) -> float:
     return 0.0
 
 
-def master_track(spec: TaskSpec, inputs: dict[str, Any]) -> dict[str, Any]:
-    """Intermediate -> loudness gain -> SRC -> peak-safe level -> dither -> encode.
+def _peak_limited_blocks(
+    blocks: Iterable[np.ndarray], ceiling_dbtp: float, sample_rate_hz: int
+) -> Iterator[np.ndarray]:
+    """The format's true-peak limiter, last stage before dither (or nothing)."""
+    stage = {"kind": "limiter", "ceiling_dbtp": ceiling_dbtp}
+    return run_chain(blocks, [stage], sample_rate_hz, CHANNELS)
 
-    The level is lowered when the loudness gain would push the true peak over the
-    format's ceiling; the delivered file is decoded and measured, and if the codec or the
-    resampler overshoots, the level is lowered by the overshoot and the file made again.
+
+def master_track(spec: TaskSpec, inputs: dict[str, Any]) -> dict[str, Any]:
+    """Intermediate -> loudness gain -> SRC -> true-peak limiter -> dither -> encode.
+
+    With the limiter on (the default), the loudness gain is applied in full and the
+    limiter holds the true peak under the format's ceiling. With `limiter = false`, or
+    with `peak_safe` loudness (the Spotify-style rule: never raise a master beyond what
+    leaves its true peak under the ceiling), the gain is capped instead. Either way the
+    delivered file is decoded and measured; if the codec or the dither overshoots, the
+    limiter's ceiling (or the gain) is lowered by the overshoot and the file made again.
     """
     fmt = spec.config["format"]
     up = inputs["upstream"]
@@ -194,28 +290,47 @@ def master_track(spec: TaskSpec, inputs: dict[str, Any]) -> dict[str, Any]:
         raise MasterbuildError(spec.name, "-", "an upstream task has no result: run the full build")
     loudness_gain = _loudness_gain_db(fmt, up)
     ceiling = fmt["true_peak_ceiling_db"]
+    limiter = fmt.get("limiter", True)
     tp_in = up["render"]["true_peak_dbtp"]
-    gain_db = (
-        loudness_gain if tp_in is None else min(loudness_gain, ceiling - tp_in - PEAK_MARGIN_DB)
-    )
+    gain_db = loudness_gain
+    if tp_in is not None and (not limiter or fmt["loudness"].get("peak_safe")):
+        gain_db = min(loudness_gain, ceiling - tp_in - PEAK_MARGIN_DB)
+    limiter_ceiling = ceiling
     intermediate = Path(spec.params["intermediate"])
     with sf.SoundFile(str(intermediate)) as f:
         source_sr = f.samplerate
     out_sr = fmt["sample_rate"]
     target = Path(spec.targets[0])
+    # Track mode with the limiter: limiting costs loudness, so a track that lands short
+    # of its target by more than the tolerance is remade with the shortfall added.
+    chase_target = (
+        fmt["loudness"]["mode"] == "track" and limiter and not fmt["loudness"].get("peak_safe")
+    )
     for attempt in range(1, MAX_PEAK_ATTEMPTS + 1):
         try:
             with atomic_output(target) as tmp:
                 rng = dither_rng(*spec.config["seed"])
                 blocks = _scaled(read_blocks(intermediate), gain_db)
                 blocks = resample_blocks(blocks, source_sr, out_sr, CHANNELS)
+                if limiter:
+                    blocks = _peak_limited_blocks(blocks, limiter_ceiling, out_sr)
                 clipped = write_stream(tmp, blocks, fmt, out_sr, CHANNELS, rng)
                 if fmt["codec"] in ("ogg", "opus"):
                     normalize_ogg_serial(tmp, _ogg_serial(spec.config["seed"]))
                 loud = measure_blocks(read_blocks(tmp), out_sr, CHANNELS)
                 over_db = loud.true_peak_dbtp - ceiling
-                if over_db > 0 and attempt < MAX_PEAK_ATTEMPTS:
-                    gain_db -= over_db + PEAK_MARGIN_DB
+                short_lu = 0.0
+                if chase_target and math.isfinite(loud.integrated_lufs):
+                    short_lu = fmt["loudness"]["target_lufs"] - loud.integrated_lufs
+                if attempt < MAX_PEAK_ATTEMPTS and (
+                    over_db > 0 or short_lu > LOUDNESS_TOLERANCE_LU
+                ):
+                    if over_db > 0 and limiter:
+                        limiter_ceiling -= over_db + PEAK_MARGIN_DB
+                    elif over_db > 0:
+                        gain_db -= over_db + PEAK_MARGIN_DB
+                    if short_lu > LOUDNESS_TOLERANCE_LU:
+                        gain_db += short_lu
                     raise _Retry()
                 digest = file_digest(tmp)
         except _Retry:
@@ -230,6 +345,7 @@ def master_track(spec: TaskSpec, inputs: dict[str, Any]) -> dict[str, Any]:
         "loudness_gain_db": loudness_gain,
         "applied_gain_db": round(gain_db, 3),
         "peak_reduction_db": round(loudness_gain - gain_db, 3),
+        "limiter_ceiling_dbtp": round(limiter_ceiling, 3) if limiter else None,
         "attempts": attempt,
         "clipped_samples": clipped,
         **loudness_result(loud),

@@ -21,6 +21,7 @@ TARGET = -18.0
 FORMATS = {
     "wav16": {"codec": "wav", "sample_rate": 44100, "bit_depth": 16, "dither": "tpdf"},
     "wav24": {"codec": "wav", "sample_rate": 48000, "bit_depth": 24},
+    "wav16shaped": {"codec": "wav", "sample_rate": 48000, "bit_depth": 16, "dither": "shaped"},
     "wav32": {"codec": "wav", "sample_rate": 96000, "bit_depth": 32},
     "flac16": {"codec": "flac", "sample_rate": 44100, "bit_depth": 16},
     "flac24": {"codec": "flac", "sample_rate": 96000, "bit_depth": 24},
@@ -81,6 +82,7 @@ def ffmpeg_ebur128(path: Path) -> tuple[float, float]:
 EXPECT = {  # format -> (ffprobe codec_name, bits: (field, value) or None, bitrate)
     "wav16": ("pcm_s16le", ("bits_per_sample", 16)),
     "wav24": ("pcm_s24le", ("bits_per_sample", 24)),
+    "wav16shaped": ("pcm_s16le", ("bits_per_sample", 16)),
     "wav32": ("pcm_f32le", ("bits_per_sample", 32)),
     "flac16": ("flac", ("bits_per_raw_sample", "16")),
     "flac24": ("flac", ("bits_per_raw_sample", "24")),

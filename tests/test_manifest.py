@@ -315,3 +315,18 @@ def test_barcodes():
         normalize_barcode("4006381333932")
     with pytest.raises(ValueError):
         normalize_barcode("12345")
+
+
+def test_shaped_dither_needs_a_published_filter_rate(tmp_path, capsys):
+    album = broken(
+        tmp_path, lambda m, a: m["formats"]["hires"].update(sample_rate=96000, dither="shaped")
+    )
+    code, lines = validate(album, capsys)
+    assert code == 1 and "formats.hires: " in lines[0] and "44100 and 48000 Hz only" in lines[0]
+
+
+def test_shaped_dither_rates_match_the_published_filters():
+    from masterbuild.dsp.noiseshape import SHAPING_FILTERS
+    from masterbuild.manifest.models import SHAPED_DITHER_RATES_HZ
+
+    assert set(SHAPED_DITHER_RATES_HZ) == set(SHAPING_FILTERS)

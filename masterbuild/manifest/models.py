@@ -231,11 +231,16 @@ MP3_SAMPLE_RATES_HZ = (32000, 44100, 48000)
 MP3_CBR_KBPS = (96, 112, 128, 160, 192, 224, 256, 320)
 OPUS_SAMPLE_RATES_HZ = (8000, 12000, 16000, 24000, 48000)
 BIT_DEPTHS = {"wav": (16, 24, 32), "aiff": (16, 24, 32), "flac": (16, 24)}
+SHAPED_DITHER_RATES_HZ = (44100, 48000)
 
 
 class Loudness(Strict):
+    """Loudness management; `peak_safe` never raises a master beyond what leaves its
+    true peak under the ceiling (the Spotify rule), so the limiter need not work."""
+
     mode: Literal["album", "track", "none"] = "none"
     target_lufs: float | None = Field(default=None, ge=-50, le=0)
+    peak_safe: bool = False
 
     @model_validator(mode="after")
     def _target(self) -> Loudness:
@@ -251,6 +256,7 @@ class Format(Strict):
     dither: Literal["none", "tpdf", "shaped"] | None = None
     loudness: Loudness = Loudness()
     true_peak_ceiling_db: float = Field(default=-1.0, ge=-20, le=0)
+    limiter: bool = True  # true-peak lookahead limiter at the ceiling, last before dither
     name: str = "{n:02d} {title}"
     cue: bool = False
     ddp: bool = False
@@ -268,6 +274,11 @@ class Format(Strict):
                 raise ValueError(f"{codec} cannot carry {self.bit_depth}-bit: use {allowed}")
             if self.bit_depth == 32 and self.dither not in (None, "none"):
                 raise ValueError("32-bit float needs no dither: remove dither or set 'none'")
+            if self.dither == "shaped" and self.sample_rate not in SHAPED_DITHER_RATES_HZ:
+                raise ValueError(
+                    f"noise-shaped dither has published filters for 44100 and 48000 Hz only, "
+                    f'not {self.sample_rate} Hz: use dither = "tpdf"'
+                )
         else:
             if self.bit_depth is not None:
                 raise ValueError(
