@@ -1,0 +1,666 @@
+"""Lookahead true-peak limiter: no true peak above the ceiling, by construction.
+
+Used as the last stage of every master (after loudness gain and sample-rate
+conversion, before dither) and as the chain stage
+``{ kind = "limiter", ceiling_dbtp = -1.0, lookahead_ms = 2.0, release_ms = 80 }``.
+
+Signal flow (vectorised: a block is a fixed handful of numpy / scipy calls, never a
+per-sample Python loop).  ``L`` is the lookahead in samples, ``x[j]`` the input:
+
+1. **True-peak estimate** (ITU-R BS.1770-4/-5 Annex 2).  ``q[j]`` = the largest
+   ``|value|`` over all channels (stereo-linked gain) of ``x[j]`` and of the
+   over-sampled points in ``(j - 1, j]`` read through two interpolators at the
+   meter's ratio (8x below 88.2 kHz, 4x to 176.4 kHz, 2x above):
+
+   * the meter's own least-squares filter (:func:`masterbuild.dsp.truepeak.interpolator`,
+     16 taps per phase): the limiter sees exactly what our meter will read;
+   * a full-band Kaiser-windowed sinc, 32 taps per phase, built as FFmpeg's
+     swresample builds it (:func:`wideband_taps`): FFmpeg's ``ebur128=peak=true``
+     resamples to 192 kHz with it, and it reads up to 1 dB more than our meter on
+     full-scale noise (more top octave, longer ringing).  At the start of a signal
+     it is also evaluated on the signal reflected about its first sample, as
+     swresample extends it (:func:`_mirrored_start_peaks`).
+2. **Neighbourhood** ``p[n] = max q[n-7 .. n+8]``: every over-sampled point in
+   ``(n - 8, n + 8]``, so the gain is fully down over the meter interpolator's whole
+   support around an over (the over-sampled output is then the over-sampled input
+   times one gain, to within the margin), and the first and last samples also
+   cover the interpolator's ringing before the start and after the end.
+3. **Required reduction** ``r_req[n] = max(0, 20 log10 p[n] - (ceiling - margin))``,
+   dB.  :data:`MARGIN_DB` covers the gain's own modulation of the over-sampled
+   output and the points of FFmpeg's 192 kHz grid that fall between ours (measured
+   by the tests: our meter reads the threshold itself, FFmpeg at most +0.1 dB
+   above it).
+4. **Lookahead** ``r_la[n] = max r_req[n .. n+L-1]`` (sliding maximum, van Herk /
+   Gil-Werman, :func:`scipy.ndimage.maximum_filter1d`).
+5. **Program-dependent release** ``r1 = max(fast, slow)``, two peak detectors with
+   exponential release in the log (dB) domain (Giannoulis, Massberg & Reiss,
+   "Digital Dynamic Range Compressor Design -- A Tutorial and Analysis", JAES
+   60(6), 2012, the peak detectors of section 3):
+
+   * ``fast[n] = max(r_la[n], a_f fast[n-1])``, time constant ``release_ms``;
+   * ``slow[n] = max(min(r_la[n], sus[n]), a_s slow[n-1])``, time constant
+     :data:`SLOW_RELEASE_FACTOR` x ``release_ms``, fed only with the *sustained*
+     reduction ``sus[n]`` = min over the last :data:`SUSTAIN_WINDOW_MS` of (max
+     over the last :data:`SUSTAIN_PERIOD_MS` of ``r_la``): the level limiting has
+     reached at least once every 25 ms for 100 ms (a morphological closing).
+
+   An isolated click or a short burst never raises ``sus`` and recovers at
+   ``release_ms``.  On sustained limiting (a held bass note, a dense mix driven into
+   the limiter) the slow detector holds the sustained level between waveform peaks
+   (no ripple at the signal's period, no pumping) and lets go slowly when the
+   passage ends; a transient on top recovers fast down to the sustained level.
+   This is our scheme, in the spirit of the dual-time-constant ("auto") release of
+   broadcast limiters.  ``r[n] = max(u[n], a r[n-1])`` unrolls to
+   ``log r[n] = n log a + max_{k<=n} (log u[k] - k log a)``: a running maximum.
+6. **Attack smoothing**: two cascaded moving averages of ``L1 + L2 - 1 = L`` samples
+   (triangular-like weights ``w >= 0``, ``sum w = 1``, support ``[n-L+1, n]``): a
+   C1-continuous S-shaped attack that lies entirely inside the lookahead.
+7. **Gain** ``10 ** (-s / 20)`` applied to the input delayed by ``D = L + 38``
+   samples (31 for the interpolators, 8 for the neighbourhood, ``L - 1`` for the
+   lookahead).
+
+Why the ceiling holds (P. Hämäläinen, "Smoothing of the Control Signal without
+Clipped Output in Digital Peak Limiters", DAFx-02, 2002; G. Luff, "Designing a
+straightforward limiter", Signalsmith Audio, 2022): for every ``m`` in
+``[n-L+1, n]`` the lookahead window ``[m, m+L-1]`` contains ``n``, so
+``r1[m] >= r_la[m] >= r_req[n]``.  The smoothed reduction ``s[n]`` is a weighted
+mean of exactly those ``r1[m]`` with non-negative weights summing to one, hence
+``s[n] >= r_req[n]``, and the gain at ``n`` is at most ``(ceiling - margin) / p[n]``:
+the attack is complete before the peak arrives.  The moving averages run on
+integers (reductions rounded *up* to a 2**-32 dB grid, partial means rounded *up*),
+so the inequality survives rounding exactly.  Where nothing goes over, every
+reduction is exactly 0 and the output is the delayed input, bit for bit.
+
+Streaming: the state (:class:`LimiterState`) is an immutable value.  The release
+detectors are re-based at absolute positions (multiples of :data:`CHUNK_FRAMES`),
+every other stage is a sliding max, min or exact integer sum, and the
+over-sampling runs in matrix products of one fixed shape, so the output is the same
+bit for bit however the signal is cut into blocks.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+from scipy.ndimage import maximum_filter1d, minimum_filter1d
+
+from masterbuild.dsp import truepeak
+from masterbuild.dsp.chain import CompiledStage
+
+__all__ = [
+    "CHUNK_FRAMES",
+    "MARGIN_DB",
+    "LimiterConfig",
+    "LimiterState",
+    "Oversampler",
+    "compile_limiter",
+    "initial_state",
+    "limit",
+    "limiter_config",
+    "limiter_gain_db",
+    "oversampler",
+    "wideband_taps",
+]
+
+MARGIN_DB = 0.1  # threshold below the ceiling; what it must cover is measured in the tests
+SLOW_RELEASE_FACTOR = 8.0  # slow detector's time constant, in units of release_ms
+SUSTAIN_PERIOD_MS = 25.0  # limiting recurring at least this often counts as one passage
+SUSTAIN_WINDOW_MS = 100.0  # ... and lasting this long is "sustained"
+REDUCTION_FLOOR_DB = 1e-9  # a release tail below this is exactly 0 (gain exactly 1)
+GRID_DB = 2.0**-32  # integer grid of the attack smoothing (exact sums)
+MAX_INPUT = 1e12  # |sample| limit (+240 dBFS) keeping the integer sums far from overflow
+CHUNK_FRAMES = 65536  # internal block; release detectors re-based at its multiples
+HALF_SUPPORT = truepeak.TAPS_PER_PHASE // 2  # 8: half the meter interpolator's support
+WIDE_TAPS = 32  # taps per phase of the wide-band interpolator (as FFmpeg's swresample)
+WIDE_KAISER_BETA = 9.0  # its Kaiser window (swresample's default)
+# The interval (j-1, j] is evaluated once x[j + 31] is in (not x[j + 15]): 16 frames of extra
+# latency that let the first intervals also be read the way FFmpeg reads them (see
+# _mirrored_start_peaks).  Windows for a block therefore reach back 47 frames.
+_INTERP_DELAY = WIDE_TAPS - 1
+_WINDOW_HISTORY = _INTERP_DELAY + WIDE_TAPS // 2  # 47
+_BATCH = 512  # windows per matrix product (fixed shape: identical rounding everywhere)
+
+
+class LimiterConfig(NamedTuple):
+    """Constants of one limiter at one sample rate (from :func:`limiter_config`)."""
+
+    sample_rate_hz: int
+    ceiling_dbtp: float
+    threshold_db: float  # ceiling - margin, dBTP
+    threshold_lin: float
+    lookahead: int  # L, samples
+    box1: int  # L1, samples
+    box2: int  # L2 = L - L1 + 1, samples
+    sustain_period: int  # samples
+    sustain_window: int  # samples
+    log_a_fast: float  # log of the per-sample release coefficient (< 0)
+    log_a_slow: float
+    over: Oversampler
+    delay: int  # D = L + 38, samples
+    history: int  # input frames kept from block to block: max(D, 48)
+
+
+class LimiterState(NamedTuple):
+    """Everything carried from block to block (immutable; replaced by every step)."""
+
+    frames_in: int  # input frames consumed so far
+    x_tail: np.ndarray  # (history, channels) last input frames (zeros before the start)
+    q_tail: np.ndarray  # (15,) last interval peaks, linear
+    req_tail: np.ndarray  # (L - 1,) last required reductions, dB
+    la_tail: np.ndarray  # (sustain_period - 1,) last lookahead reductions, dB
+    held_tail: np.ndarray  # (sustain_window - 1,) last sustain-period maxima, dB
+    fast_max: float  # running max of log r - k log a, fast detector, current grid cell
+    slow_max: float  # the same for the slow detector
+    r_tail: np.ndarray  # (L1 - 1,) int64 last reductions on the grid
+    c1_tail: np.ndarray  # (L2 - 1,) int64 last first-stage means on the grid
+
+
+def limiter_config(
+    sample_rate_hz: float,
+    ceiling_dbtp: float = -1.0,
+    lookahead_ms: float = 2.0,
+    release_ms: float = 80.0,
+) -> LimiterConfig:
+    """Derive the per-sample constants of a limiter.
+
+    Parameters
+    ----------
+    sample_rate_hz : float
+        Sample rate in Hz (a positive integer value).
+    ceiling_dbtp : float
+        Largest allowed true-peak level of the output, dBTP.
+    lookahead_ms : float
+        Lookahead = attack time, milliseconds (at least 2 samples).
+    release_ms : float
+        Release time constant for isolated peaks, milliseconds.
+
+    Returns
+    -------
+    LimiterConfig
+    """
+    if int(sample_rate_hz) != sample_rate_hz or sample_rate_hz <= 0:
+        raise ValueError(f"sample rate must be a positive integer in Hz, got {sample_rate_hz!r}")
+    if not (math.isfinite(ceiling_dbtp) and lookahead_ms > 0 and release_ms > 0):
+        raise ValueError("ceiling_dbtp must be finite; lookahead_ms and release_ms positive")
+    fs = int(sample_rate_hz)
+    lookahead = max(2, round(lookahead_ms * fs / 1000.0))
+    box1 = (lookahead + 1) // 2
+    threshold_db = float(ceiling_dbtp) - MARGIN_DB
+    release = release_ms * fs / 1000.0
+    return LimiterConfig(
+        sample_rate_hz=fs,
+        ceiling_dbtp=float(ceiling_dbtp),
+        threshold_db=threshold_db,
+        threshold_lin=10.0 ** (threshold_db / 20.0),
+        lookahead=lookahead,
+        box1=box1,
+        box2=lookahead - box1 + 1,
+        sustain_period=max(1, round(SUSTAIN_PERIOD_MS * fs / 1000.0)),
+        sustain_window=max(1, round(SUSTAIN_WINDOW_MS * fs / 1000.0)),
+        log_a_fast=-1.0 / release,
+        log_a_slow=-1.0 / (SLOW_RELEASE_FACTOR * release),
+        over=oversampler(fs),
+        delay=lookahead - 1 + _INTERP_DELAY + HALF_SUPPORT,
+        history=max(lookahead - 1 + _INTERP_DELAY + HALF_SUPPORT, _WINDOW_HISTORY + 1),
+    )
+
+
+def initial_state(cfg: LimiterConfig, channels: int) -> LimiterState:
+    """State before the first sample: silence before the start, no reduction."""
+    if channels < 1:
+        raise ValueError(f"need at least one channel, got {channels}")
+    return LimiterState(
+        frames_in=0,
+        x_tail=np.zeros((cfg.history, channels)),
+        q_tail=np.zeros(2 * HALF_SUPPORT - 1),
+        req_tail=np.zeros(cfg.lookahead - 1),
+        la_tail=np.zeros(cfg.sustain_period - 1),
+        held_tail=np.zeros(cfg.sustain_window - 1),
+        fast_max=-np.inf,
+        slow_max=-np.inf,
+        r_tail=np.zeros(cfg.box1 - 1, dtype=np.int64),
+        c1_tail=np.zeros(cfg.box2 - 1, dtype=np.int64),
+    )
+
+
+# --- sliding windows ------------------------------------------------------------------
+
+
+def _trailing(
+    tail: np.ndarray, new: np.ndarray, width: int, reduce: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Max / min of every ``width`` window of ``tail ++ new`` that ends inside ``new``.
+
+    ``tail`` holds the ``width - 1`` values before ``new``.  Returns the
+    ``len(new)`` results and the new tail.  Exact (no arithmetic).
+    """
+    if width == 1 or new.size == 0:
+        return new.copy(), tail
+    joined = np.concatenate([tail, new])
+    filt = maximum_filter1d if reduce == "max" else minimum_filter1d
+    # A centred window of `width` at index c covers [c - width//2, c - width//2 + width - 1].
+    full = filt(joined, width)
+    return full[width // 2 : width // 2 + new.size], joined[new.size :]
+
+
+def _trailing_sum(tail: np.ndarray, new: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Integer sums of every ``width`` window of ``tail ++ new`` ending inside ``new`` (exact)."""
+    if width == 1 or new.size == 0:
+        return new.copy(), tail
+    joined = np.concatenate([tail, new])
+    csum = np.concatenate([np.zeros(1, dtype=np.int64), np.cumsum(joined)])
+    return csum[width:] - csum[:-width], joined[new.size :]
+
+
+def _ceil_div(a: np.ndarray, b: int) -> np.ndarray:
+    """``ceil(a / b)`` for non-negative int64 ``a`` (exact)."""
+    return -((-a) // b)
+
+
+# --- stage 1: interval true peaks ------------------------------------------------------
+
+
+class Oversampler(NamedTuple):
+    """Polyphase taps giving the over-sampled points in ``(j - 1, j]`` from 32 inputs.
+
+    ``taps_t @ x[j - 16 : j + 16]`` (oldest first) gives, stacked, the meter's
+    interpolator (:func:`masterbuild.dsp.truepeak.interpolator`, its 16 taps centred
+    in the 32) and the wide-band one (:func:`wideband_taps`) at the phases
+    ``j - 1 + k / factor``, ``k = 1 .. factor``.
+    """
+
+    taps_t: np.ndarray  # (2 * factor, WIDE_TAPS) float32
+    l1_bound: float  # max over rows of sum |taps|, with margin for float32 rounding
+
+
+def wideband_taps(factor: int) -> np.ndarray:
+    """Kaiser-windowed sinc interpolator as FFmpeg's swresample builds it for up-sampling.
+
+    Parameters
+    ----------
+    factor : int
+        Number of phases per input sample.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(factor, WIDE_TAPS)`` float64; row ``k - 1`` interpolates time
+        ``j - 1 + k / factor`` from inputs ``j - 16 .. j + 15``.
+
+    Notes
+    -----
+    ``build_filter`` in libswresample/resample.c: when up-sampling the sinc is
+    full-band (the 0.97 cutoff is clipped to 1), ``filter_size`` 32 taps, Kaiser
+    window ``I0(beta sqrt(1 - (2 d / 32)^2))`` with beta 9 over the distance ``d``
+    (samples) between input and output, normalised by the sum of phase 0 (so phase 0
+    is the identity).  FFmpeg's ebur128 filter reads true peak through it at
+    192 kHz.  Next to the meter's least-squares interpolator (flat to 0.40 fs, 16
+    taps) it passes more of the top octave and rings longer on steep edges, so a
+    limiter looking only through the meter's filter lets FFmpeg read up to 1 dB over
+    on full-scale noise; limiting against the larger of the two readings satisfies
+    both meters.
+    """
+    half = WIDE_TAPS // 2
+    m = np.arange(WIDE_TAPS)
+    rows = []
+    for k in range(1, factor + 1):
+        d = (half - 1 + k / factor) - m  # output time minus input time, samples
+        window = np.i0(WIDE_KAISER_BETA * np.sqrt(np.clip(1.0 - (d / half) ** 2, 0.0, None)))
+        rows.append(np.sinc(d) * window / np.i0(WIDE_KAISER_BETA))
+    return np.array(rows)
+
+
+@functools.cache
+def oversampler(sample_rate_hz: int) -> Oversampler:
+    """The stacked meter + wide-band interpolators for a sample rate (cached)."""
+    factor = truepeak.oversampling_factor(sample_rate_hz)
+    meter = truepeak.interpolator(factor).taps.astype(np.float64).T  # (factor, 16)
+    pad = (WIDE_TAPS - truepeak.TAPS_PER_PHASE) // 2
+    meter32 = np.zeros((factor, WIDE_TAPS))
+    meter32[:, pad : pad + truepeak.TAPS_PER_PHASE] = meter
+    taps = np.vstack([meter32, wideband_taps(factor)])
+    l1 = float(np.abs(taps).sum(axis=1).max()) * (1.0 + 1e-4)
+    return Oversampler(np.ascontiguousarray(taps, dtype=np.float32), l1)
+
+
+def _interval_peaks(ext: np.ndarray, over: Oversampler, floor: float) -> np.ndarray:
+    """Largest |over-sampled value| in ``(j - 1, j]`` over channels, for each input ``j``.
+
+    Parameters
+    ----------
+    ext : numpy.ndarray
+        ``(channels, 31 + n)`` float32: 31 history frames then ``n`` frames.
+        Window ``i`` (``ext[:, i : i + 32]``) gives the over-sampled points in
+        ``(j - 1, j]`` where ``x[j] = ext[:, i + 16]``.
+    over : Oversampler
+    floor : float
+        Only values above it matter: a batch of windows whose bound
+        (``max|input| x L1 norm of the taps``) stays at or below ``floor`` is
+        returned as zeros (exact for everything downstream, which only asks
+        whether the value exceeds ``floor``).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n,)`` float64, linear (1.0 = 0 dBTP), including ``|x[j]|`` itself.
+    """
+    channels, n_taps = ext.shape[0], over.taps_t.shape[1]
+    n = ext.shape[1] - (n_taps - 1)
+    out = np.zeros(n)
+    if n <= 0:
+        return out
+    n_batches = -(-n // _BATCH)
+    # Zero padding to whole batches: every product has the same shape, hence the same
+    # rounding for a given window wherever the caller's block boundaries fall.
+    padded = np.zeros((channels, n_batches * _BATCH + _BATCH), dtype=np.float32)
+    padded[:, : ext.shape[1]] = ext
+    mag = np.abs(padded).reshape(channels, n_batches + 1, _BATCH).max(axis=(0, 2))
+    bounds = np.maximum(mag[:-1], mag[1:]) * over.l1_bound  # batch b reads blocks b, b+1
+    stride = padded.strides[1]
+    windows = as_strided(
+        padded,
+        shape=(channels, n_taps, n_batches * _BATCH),
+        strides=(padded.strides[0], stride, stride),
+        writeable=False,
+    )
+    scratch = np.empty((channels, n_taps, _BATCH), dtype=np.float32)
+    products = np.empty((channels, over.taps_t.shape[0], _BATCH), dtype=np.float32)
+    for b in np.flatnonzero(bounds > floor):
+        start = b * _BATCH
+        np.copyto(scratch, windows[:, :, start : start + _BATCH])
+        y = np.matmul(over.taps_t, scratch, out=products)
+        peak = np.maximum(y.max(axis=(0, 1)), -y.min(axis=(0, 1)))
+        centre = np.abs(scratch[:, n_taps // 2, :]).max(axis=0)  # the sample x[j] itself
+        stop = min(_BATCH, n - start)
+        out[start : start + stop] = np.maximum(peak, centre)[:stop]
+    return out
+
+
+_MIRRORED = WIDE_TAPS // 2  # intervals 1 .. 16 read pre-start samples through the wide filter
+
+
+def _mirrored_start_peaks(head: np.ndarray, over: Oversampler) -> np.ndarray:
+    """Wide-band peaks of intervals ``(j - 1, j]``, ``j = 1 .. 16``, with a mirrored start.
+
+    FFmpeg's swresample starts a stream by reflecting it about its first sample,
+    ``x[-m] = x[m]`` (``invert_initial_buffer`` in libswresample/resample.c), where
+    our meter assumes silence before the start.  A signal that starts abruptly (a
+    full-scale chord on sample 0) reads up to ~0.5 dB higher that way; this computes
+    those readings so that the limiter covers them too.
+
+    Parameters
+    ----------
+    head : numpy.ndarray
+        ``(32, channels)`` float64, frames ``x[0 .. 31]`` (zeros past the end).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(16,)`` float64, linear; element ``j - 1`` for interval ``j``.
+    """
+    padded = np.concatenate([head[1:_MIRRORED][::-1], head])  # x[-15 .. 31]
+    win = np.lib.stride_tricks.sliding_window_view(padded, WIDE_TAPS, axis=0)  # (16, ch, 32)
+    factor = over.taps_t.shape[0] // 2
+    y = np.matmul(over.taps_t[factor:], win.astype(np.float32).transpose(1, 2, 0))
+    return np.abs(y).max(axis=(0, 1)).astype(np.float64)
+
+
+# --- stage 5: release ------------------------------------------------------------------
+
+
+def _release(
+    u: np.ndarray, running_max: float, offset: int, log_a: float
+) -> tuple[np.ndarray, float]:
+    """Peak detector ``r[n] = max(u[n], a r[n-1])`` on dB reductions, vectorised.
+
+    ``log r[k] = k log a + max(running_max, max_{i<=k} (log u[i] - i log a))`` with
+    ``k`` counted from the start of the current grid cell (``offset`` = position of
+    ``u[0]`` in it), so the same sums are formed whatever the block boundaries.
+
+    Returns the reductions (dB, >= 0) and the new running maximum.
+    """
+    k = offset + np.arange(u.size, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        v = np.log(u) - k * log_a
+    v[0] = max(v[0], running_max)
+    cm = np.maximum.accumulate(v)
+    return np.exp(cm + k * log_a), float(cm[-1])
+
+
+def _rebase(running_max: float, log_a: float) -> float:
+    """Carry a detector into the next grid cell: ``log r_last + log a`` in new coordinates."""
+    return running_max + CHUNK_FRAMES * log_a
+
+
+# --- one chunk through the whole chain --------------------------------------------------
+
+
+def _advance(
+    cfg: LimiterConfig, state: LimiterState, x: np.ndarray
+) -> tuple[LimiterState, np.ndarray, np.ndarray]:
+    """Process ``x`` (frames inside one grid cell of CHUNK_FRAMES).
+
+    Returns the new state, the input delayed by ``D`` and the smoothed gain
+    reduction (dB) for those same delayed frames (global indices
+    ``frames_in - D ..``; negative ones are before the start and are dropped by the
+    caller).
+    """
+    n = x.shape[0]
+    joined = np.concatenate([state.x_tail, x])
+    h = cfg.history
+    ext = joined[h - _WINDOW_HISTORY : h + n - (_WINDOW_HISTORY - _INTERP_DELAY)]
+    q = _interval_peaks(np.ascontiguousarray(ext.T, dtype=np.float32), cfg.over, cfg.threshold_lin)
+    first_j = state.frames_in - _INTERP_DELAY  # interval index of q[0]
+    if first_j <= _MIRRORED and first_j + n > 1:
+        x0 = state.frames_in - h  # global index of joined[0] (<= 0 here)
+        start = _mirrored_start_peaks(joined[-x0 : -x0 + WIDE_TAPS], cfg.over)  # j = 1 .. 16
+        lo, hi = max(1, first_j), min(_MIRRORED, first_j + n - 1)
+        q[lo - first_j : hi - first_j + 1] = np.maximum(
+            q[lo - first_j : hi - first_j + 1], start[lo - 1 : hi]
+        )
+    p, q_tail = _trailing(state.q_tail, q, 2 * HALF_SUPPORT, "max")
+    over = p > cfg.threshold_lin
+    req = np.zeros(n)
+    req[over] = np.maximum(20.0 * np.log10(p[over]) - cfg.threshold_db, 0.0)
+    la, req_tail = _trailing(state.req_tail, req, cfg.lookahead, "max")
+
+    held, la_tail = _trailing(state.la_tail, la, cfg.sustain_period, "max")
+    sustained, held_tail = _trailing(state.held_tail, held, cfg.sustain_window, "min")
+    offset = state.frames_in % CHUNK_FRAMES
+    fast_max, slow_max = state.fast_max, state.slow_max
+    if offset == 0 and state.frames_in > 0:
+        fast_max = _rebase(fast_max, cfg.log_a_fast)
+        slow_max = _rebase(slow_max, cfg.log_a_slow)
+    fast, fast_max = _release(la, fast_max, offset, cfg.log_a_fast)
+    slow, slow_max = _release(np.minimum(la, sustained), slow_max, offset, cfg.log_a_slow)
+    r1 = np.maximum(fast, slow)
+
+    # Attack smoothing (step 6): weights >= 0 summing to 1 over [n-L+1, n], every r1 in
+    # that window >= r_req[n] (step 4), so smoothed >= r_req[n] -- the ceiling holds.
+    # On an integer grid the sums are exact and every rounding is upward, so it holds
+    # after rounding too (module docstring).
+    r_int = np.where(r1 >= REDUCTION_FLOOR_DB, np.ceil(r1 / GRID_DB), 0.0).astype(np.int64)
+    b1, r_tail = _trailing_sum(state.r_tail, r_int, cfg.box1)
+    b2, c1_tail = _trailing_sum(state.c1_tail, _ceil_div(b1, cfg.box1), cfg.box2)
+    smoothed_db = _ceil_div(b2, cfg.box2) * GRID_DB
+
+    new_state = LimiterState(
+        frames_in=state.frames_in + n,
+        x_tail=joined[n:].copy(),
+        q_tail=q_tail.copy(),
+        req_tail=req_tail.copy(),
+        la_tail=la_tail.copy(),
+        held_tail=held_tail.copy(),
+        fast_max=fast_max,
+        slow_max=slow_max,
+        r_tail=r_tail.copy(),
+        c1_tail=c1_tail.copy(),
+    )
+    return new_state, joined[h - cfg.delay : h - cfg.delay + n], smoothed_db
+
+
+def _as_block(x: np.ndarray, channels: int) -> np.ndarray:
+    arr = np.asarray(x, dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[1] != channels:
+        raise ValueError(f"expected a block of shape (frames, {channels}), got {arr.shape}")
+    if arr.size:
+        peak = max(float(arr.max()), -float(arr.min()))
+        if not np.isfinite(peak):
+            raise ValueError("input contains NaN or infinite samples")
+        if peak > MAX_INPUT:
+            raise ValueError(f"input sample {peak:g} is beyond +240 dBFS; not audio")
+    return arr
+
+
+def _process(
+    cfg: LimiterConfig, state: LimiterState, x: np.ndarray, apply: bool = True
+) -> tuple[np.ndarray, np.ndarray, LimiterState]:
+    """Run a block of any size through the limiter.
+
+    Returns ``(y, reduction_db, state)`` for the frames this block releases, aligned
+    with the input (frames before the start of the signal are dropped): ``y`` is the
+    limited signal (or the delayed input if not ``apply``), ``reduction_db`` the gain
+    reduction per frame.
+    """
+    arr = _as_block(x, state.x_tail.shape[1])
+    outputs: list[np.ndarray] = []
+    reductions: list[np.ndarray] = []
+    start = 0
+    while start < arr.shape[0]:
+        take = min(arr.shape[0] - start, CHUNK_FRAMES - state.frames_in % CHUNK_FRAMES)
+        drop = min(take, max(0, cfg.delay - state.frames_in))  # frames before the start
+        state, delayed, reduction = _advance(cfg, state, arr[start : start + take])
+        delayed, reduction = delayed[drop:], reduction[drop:]
+        outputs.append(_apply(delayed, reduction) if apply else delayed)
+        reductions.append(reduction)
+        start += take
+    if not outputs:
+        return np.zeros((0, arr.shape[1])), np.zeros(0), state
+    return np.concatenate(outputs), np.concatenate(reductions), state
+
+
+_NEG_DB_TO_LOG = -math.log(10.0) / 20.0
+
+
+def _apply(delayed: np.ndarray, reduction_db: np.ndarray) -> np.ndarray:
+    """``delayed * 10 ** (-reduction_db / 20)``, exactly ``delayed`` where no reduction."""
+    return delayed * np.exp(reduction_db * _NEG_DB_TO_LOG)[:, None]
+
+
+def compile_limiter(stage: Mapping[str, Any], sample_rate_hz: float) -> CompiledStage:
+    """Compile a ``kind = "limiter"`` stage for a sample rate.
+
+    Parameters
+    ----------
+    stage : Mapping
+        ``ceiling_dbtp`` (dBTP, default -1.0), ``lookahead_ms`` (ms, default 2.0),
+        ``release_ms`` (ms, default 80.0); other keys are ignored here (the
+        manifest model validates them).
+    sample_rate_hz : float
+        Sample rate in Hz.
+
+    Returns
+    -------
+    CompiledStage
+        ``step(x, state)`` takes ``(frames, channels)`` blocks of any size and
+        returns the limited signal delayed by the lookahead, minus the frames
+        before the start: the first ``D`` frames are withheld (``D = L + 14``
+        samples, ``L`` = lookahead), and ``flush(state)`` returns them at the end,
+        so all step outputs followed by the flush are the limited signal with the
+        input's length and alignment.  The result does not depend on the block
+        sizes.
+    """
+    cfg = limiter_config(
+        sample_rate_hz,
+        stage.get("ceiling_dbtp", -1.0),
+        stage.get("lookahead_ms", 2.0),
+        stage.get("release_ms", 80.0),
+    )
+
+    def step(x: np.ndarray, state: LimiterState) -> tuple[np.ndarray, LimiterState]:
+        y, _, state = _process(cfg, state, x)
+        return y, state
+
+    def flush(state: LimiterState) -> np.ndarray:
+        # D frames of silence push the withheld frames out.  They add no reduction to
+        # the real frames: their neighbourhoods hold only the real signal's tail
+        # (already covered by the last real frame's neighbourhood) and zeros.
+        y, _ = step(np.zeros((cfg.delay, state.x_tail.shape[1])), state)
+        return y
+
+    return CompiledStage(step=step, initial_state=lambda ch: initial_state(cfg, ch), flush=flush)
+
+
+def limiter_gain_db(
+    x: np.ndarray,
+    sample_rate_hz: float,
+    ceiling_dbtp: float,
+    lookahead_ms: float = 2.0,
+    release_ms: float = 80.0,
+) -> np.ndarray:
+    """Gain reduction the limiter applies to each frame of ``x``, dB (>= 0).
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        ``(frames, channels)`` or ``(frames,)`` float, full scale = 1.0.
+    sample_rate_hz, ceiling_dbtp, lookahead_ms, release_ms
+        As :func:`limit`.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(frames,)`` float64: ``limit(x, ...) == x * 10 ** (-reduction / 20)``
+        frame by frame (one gain for all channels).
+    """
+    arr = np.asarray(x, dtype=np.float64)
+    arr2 = arr[:, None] if arr.ndim == 1 else arr
+    cfg = limiter_config(sample_rate_hz, ceiling_dbtp, lookahead_ms, release_ms)
+    state = initial_state(cfg, arr2.shape[1])
+    _, head, state = _process(cfg, state, arr2, apply=False)
+    _, tail, _ = _process(cfg, state, np.zeros((cfg.delay, arr2.shape[1])), apply=False)
+    return np.concatenate([head, tail])
+
+
+def limit(
+    x: np.ndarray,
+    sample_rate_hz: float,
+    ceiling_dbtp: float,
+    lookahead_ms: float = 2.0,
+    release_ms: float = 80.0,
+) -> np.ndarray:
+    """Limit a whole signal so that its true peak stays at or below ``ceiling_dbtp``.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        ``(frames, channels)`` or ``(frames,)`` float, full scale = 1.0.
+    sample_rate_hz : float
+        Sample rate in Hz.
+    ceiling_dbtp : float
+        Ceiling, dBTP (BS.1770 true peak as read by :mod:`masterbuild.dsp.loudness`).
+    lookahead_ms : float
+        Lookahead (= attack) time, milliseconds.
+    release_ms : float
+        Release time constant for isolated peaks, milliseconds.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64, same shape and alignment as ``x``; bit-identical to ``x`` where no
+        reduction is needed (nothing ever went over, or a release has fully ended).
+    """
+    arr = np.asarray(x, dtype=np.float64)
+    arr2 = arr[:, None] if arr.ndim == 1 else arr
+    stage = compile_limiter(
+        {"ceiling_dbtp": ceiling_dbtp, "lookahead_ms": lookahead_ms, "release_ms": release_ms},
+        sample_rate_hz,
+    )
+    head, state = stage.step(arr2, stage.initial_state(arr2.shape[1]))
+    y = np.concatenate([head, stage.flush(state)])
+    return y[:, 0] if arr.ndim == 1 else y
