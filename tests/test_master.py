@@ -1,0 +1,145 @@
+"""The master step end to end: loudness modes, the limiter, worst-case material.
+
+Every figure is measured on the delivered files, by our meter and by ffmpeg's ebur128.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from masterbuild.dsp.loudness import measure
+from tests.albums import make_album, manifest, run, tone_mix, write_mix
+from tests.test_formats import ffmpeg_ebur128
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("ffmpeg") is None, reason="ffmpeg is installed by .ci/run"
+)
+
+
+def _report(album: Path) -> dict:
+    return json.loads((album / "masters/report.json").read_text())
+
+
+def _fmt(**kw) -> dict:
+    base = {"codec": "wav", "sample_rate": 44100, "bit_depth": 24, "true_peak_ceiling_db": -1.0}
+    return {**base, **kw}
+
+
+def worst_cases(sr: int) -> dict[str, np.ndarray]:
+    n = int(3.0 * sr)
+    t = np.arange(n) / sr
+    rng = np.random.default_rng(7)
+    square = np.sign(np.sin(2 * np.pi * 1000 * t))
+    clipped = np.clip(rng.standard_normal(n) * 0.8, -1, 1)
+    isp = np.sin(2 * np.pi * sr / 4 * t + np.pi / 4)  # samples at 0.707 of the true peak
+    click = np.zeros(n)
+    click[0] = 1.0
+    click[n // 2 :] = 0.5 * np.sin(2 * np.pi * 440 * t[n // 2 :])
+    return {
+        "square": np.stack([square, square], axis=1) * 0.999,
+        "clipped": np.stack([clipped, np.roll(clipped, 7)], axis=1),
+        "isp": np.stack([isp, isp], axis=1) * 0.999,
+        "click": np.stack([click, click], axis=1),
+    }
+
+
+@pytest.mark.parametrize("sr", [44100, 48000])
+def test_no_true_peak_over_the_ceiling_on_worst_cases(tmp_path, sr):
+    cases = worst_cases(sr)
+    m = manifest(
+        len(cases),
+        formats={
+            "out": _fmt(
+                sample_rate=sr, bit_depth=16, loudness={"mode": "track", "target_lufs": -8.0}
+            )
+        },
+    )
+    album = tmp_path / "album"
+    for i, x in enumerate(cases.values(), start=1):
+        write_mix(album / f"mixes/t{i}.wav", x, sr, subtype="FLOAT")
+    m["master"]["chain"] = []
+    make_album(tmp_path, m)
+    run(album)
+    for track in _report(album)["formats"]["out"]["tracks"]:
+        path = album / "masters" / track["file"]
+        y, _ = sf.read(path)
+        assert measure(y, sr).true_peak_dbtp <= -1.0
+        _, peak = ffmpeg_ebur128(path)
+        assert peak <= -1.0 + 0.1, (track["id"], peak)  # ffmpeg: 192 kHz points, 1 decimal
+
+
+def test_track_mode_meets_target_through_the_limiter(tmp_path):
+    m = manifest(2, formats={"out": _fmt(loudness={"mode": "track", "target_lufs": -9.0})})
+    album = make_album(tmp_path, m, seconds=4.0)
+    run(album)
+    for track in _report(album)["formats"]["out"]["tracks"]:
+        integrated, peak = ffmpeg_ebur128(album / "masters" / track["file"])
+        assert abs(integrated - -9.0) <= 0.15, integrated
+        assert peak <= -0.9
+
+
+def test_album_mode_meets_target_and_keeps_relative_levels_below_the_ceiling(tmp_path):
+    m = manifest(3, formats={"out": _fmt(loudness={"mode": "album", "target_lufs": -20.0})})
+    album = make_album(tmp_path, m, seconds=4.0)
+    run(album)
+    report = _report(album)["formats"]["out"]
+    assert abs(report["album_lufs"] - -20.0) <= 0.1
+    renders = [
+        json.loads((album / f".masterbuild/state/tasks/render~album~t{i}.json").read_text())[
+            "result"
+        ]
+        for i in (1, 2, 3)
+    ]
+    # quiet target: the limiter never acts, so one gain keeps the tracks' differences
+    deltas = [
+        t["integrated_lufs"] - r["integrated_lufs"]
+        for t, r in zip(report["tracks"], renders, strict=True)
+    ]
+    assert max(deltas) - min(deltas) <= 0.02
+
+
+def test_album_mode_loud_target_is_met_after_limiting(tmp_path):
+    m = manifest(3, formats={"out": _fmt(loudness={"mode": "album", "target_lufs": -8.0})})
+    album = make_album(tmp_path, m, seconds=4.0)
+    run(album)
+    report = _report(album)["formats"]["out"]
+    assert abs(report["album_lufs"] - -8.0) <= 0.1
+    assert all(t["true_peak_dbtp"] <= -1.0 for t in report["tracks"])
+
+
+def test_peak_safe_never_raises_beyond_the_ceiling(tmp_path):
+    """Spotify-style: a quiet, peaky master is raised only as far as its true peak allows."""
+    sr = 44100
+    x = tone_mix(4.0, 200, -30, seed=4, sr=sr)
+    x[sr, :] = 0.5  # a -6 dBFS spike
+    m = manifest(
+        1,
+        formats={"out": _fmt(loudness={"mode": "track", "target_lufs": -14.0, "peak_safe": True})},
+    )
+    album = tmp_path / "album"
+    write_mix(album / "mixes/t1.wav", x, sr, subtype="FLOAT")
+    m["master"]["chain"] = []
+    make_album(tmp_path, m)
+    run(album)
+    track = _report(album)["formats"]["out"]["tracks"][0]
+    assert track["integrated_lufs"] < -14.5  # left quieter than the target
+    assert -1.2 <= track["true_peak_dbtp"] <= -1.0  # raised right up to the ceiling, not over
+    assert track["peak_reduction_db"] > 0.5
+
+
+def test_limiter_off_caps_the_gain_instead(tmp_path):
+    m = manifest(
+        2, formats={"out": _fmt(limiter=False, loudness={"mode": "album", "target_lufs": -3.0})}
+    )
+    album = make_album(tmp_path, m, seconds=3.0)
+    run(album)
+    report = _report(album)["formats"]["out"]
+    peaks = [t["true_peak_dbtp"] for t in report["tracks"]]
+    assert max(peaks) <= -1.0 and max(peaks) >= -1.3  # the loudest track sets the gain
+    assert report["album_lufs"] < -3.5  # short of the target: the cap, not the target, decided
