@@ -204,3 +204,14 @@ def test_streaming_src_equals_one_shot_and_keeps_level(rates):
     mid = parts[sr_out // 4 : 3 * sr_out // 4]
     rms = np.sqrt((mid**2).mean(axis=0))
     assert np.allclose(rms, 0.5 / np.sqrt(2), rtol=1e-3)  # level kept within 0.01 dB
+
+
+def test_dc_stage_removes_an_offset():
+    sr = 48000
+    t = np.arange(4 * sr) / sr
+    x = np.stack([0.2 + 0.3 * np.sin(2 * np.pi * 100 * t)] * 2, axis=1)
+    y = np.concatenate(list(run_chain([x], [{"kind": "dc", "freq_hz": 5.0}], sr, 2)))
+    tail = y[2 * sr :]
+    assert abs(tail.mean()) < 1e-4  # the offset is gone once the filter has settled
+    # and the music passes: 100 Hz is 4+ octaves above the 5 Hz corner (-0.0 dB)
+    assert np.sqrt((tail[:, 0] ** 2).mean()) == pytest.approx(0.3 / np.sqrt(2), rel=1e-3)
