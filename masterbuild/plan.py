@@ -31,7 +31,7 @@ from masterbuild.manifest.load import LoadedAlbum, _display
 from masterbuild.manifest.models import Format, Track
 
 RENDER_VERSION = 1
-MASTER_VERSION = 2  # 2: true-peak limiter in the master step
+MASTER_VERSION = 3  # 2: true-peak limiter in the master step; 3: 32-tap true-peak filter
 GAIN_VERSION = 2  # 2: album gain solved through the limiter
 TAG_VERSION = 1
 REPORT_VERSION = 1

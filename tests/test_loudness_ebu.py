@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 import scipy.signal
 
+from masterbuild.dsp import truepeak
 from masterbuild.dsp.loudness import (
     channel_weights,
     integrated_lufs_from_powers,
@@ -183,6 +184,47 @@ def test_3341_case_16_sample_peak_under_reads() -> None:
     # The case is a real true-peak test: the sample peak is 3 dB low there.
     x = tapered_sine(1 / 4, 0.5, 45.0, FS_HZ)
     assert measure(x, FS_HZ).sample_peak_dbfs == pytest.approx(-9.03, abs=0.05)
+
+
+@pytest.mark.parametrize("factor", [8, 4, 2])
+def test_true_peak_interpolator_response(factor: int) -> None:
+    # The figures documented in masterbuild.dsp.truepeak (BS.1770 Annex 2 leaves the
+    # filter open): magnitude of the over-sampling filter, frequencies in units of
+    # the input rate fs, measured on the float32 taps the meter runs.
+    taps = truepeak.interpolator(factor).taps.astype(np.float64)  # (T, L), oldest first
+    # Impulse response at the over-sampled rate: phase k of window position i.
+    h = taps[::-1].ravel()  # index i_from_newest * L + k
+    f, response = scipy.signal.freqz(h / factor, worN=1 << 16, fs=factor)
+    mag_db = 20 * np.log10(np.abs(response))
+
+    def at(freq: float) -> float:
+        return float(np.interp(freq, f, mag_db))
+
+    assert np.abs(mag_db[f <= 0.40]).max() < 0.001
+    assert np.abs(mag_db[f <= 0.42]).max() < 0.02
+    assert at(0.45) == pytest.approx(-0.38, abs=0.02)
+    assert at(0.50) == pytest.approx(-6.02, abs=0.02)
+    assert mag_db[f >= 0.55].max() < -27.0  # images of content up to 0.45 fs
+    assert mag_db[f >= 0.60].max() < -90.0
+    # Every phase has unit DC gain; the phase on the input samples is the identity.
+    np.testing.assert_allclose(taps.sum(axis=0), 1.0, atol=1e-6)
+    identity = np.zeros(truepeak.TAPS_PER_PHASE)
+    identity[truepeak.TAPS_PER_PHASE // 2] = 1.0
+    np.testing.assert_array_equal(taps[:, -1], identity)
+    # Transition symmetric about fs/2: a tone and its image add up to the tone.
+    _, image = scipy.signal.freqz(h / factor, worN=1.0 - f[f <= 0.5], fs=factor)
+    np.testing.assert_allclose(np.abs(response[f <= 0.5]) + np.abs(image), 1.0, atol=1e-4)
+
+
+@pytest.mark.parametrize("freq_ratio", [0.35, 0.40, 0.425, 0.45, 0.475])
+@pytest.mark.parametrize("phase_deg", [0.0, 33.0])
+def test_steady_top_octave_sines_read_their_peak(freq_ratio: float, phase_deg: float) -> None:
+    # Beyond Tech 3341 (which stops at fs/4): sines up to 0.475 fs (20.9 kHz at 44.1 kHz)
+    # read within 0.1 dB of their amplitude (passband droop + image, 8x grid).
+    fs = 44100
+    x = tapered_sine(freq_ratio, 0.5, phase_deg, fs)
+    expected = 20 * np.log10(0.5)
+    assert expected - 0.1 <= measure(x, fs).true_peak_dbtp <= expected + 0.01
 
 
 # --- Tech 3342 cases 1-4: loudness range ----------------------------------------------

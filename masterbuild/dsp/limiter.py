@@ -12,24 +12,26 @@ per-sample Python loop).  ``L`` is the lookahead in samples, ``x[j]`` the input:
    over-sampled points in ``(j - 1, j]`` read through two interpolators at the
    meter's ratio (8x below 88.2 kHz, 4x to 176.4 kHz, 2x above):
 
-   * the meter's own least-squares filter (:func:`masterbuild.dsp.truepeak.interpolator`,
-     16 taps per phase): the limiter sees exactly what our meter will read;
+   * the meter's own filter (:func:`masterbuild.dsp.truepeak.interpolator`, a
+     Kaiser-windowed sinc of 32 taps per phase, float32, each phase normalised to
+     unit DC gain): the limiter sees exactly what our meter will read;
    * a full-band Kaiser-windowed sinc, 32 taps per phase, built as FFmpeg's
      swresample builds it (:func:`wideband_taps`): FFmpeg's ``ebur128=peak=true``
-     resamples to 192 kHz with it, and it reads up to 1 dB more than our meter on
-     full-scale noise (more top octave, longer ringing).  At the start of a signal
-     it is also evaluated on the signal reflected about its first sample, as
-     swresample extends it (:func:`_mirrored_start_peaks`).
-2. **Neighbourhood** ``p[n] = max q[n-7 .. n+8]``: every over-sampled point in
-   ``(n - 8, n + 8]``, so the gain is fully down over the meter interpolator's whole
-   support around an over (the over-sampled output is then the over-sampled input
-   times one gain, to within the margin), and the first and last samples also
-   cover the interpolator's ringing before the start and after the end.
+     resamples to 192 kHz with it.  The meter's filter has the same design, so the
+     two readings agree to within their normalisation and float32 rounding; this
+     one is kept because at the start of a signal it is also evaluated on the
+     signal reflected about its first sample, as swresample extends it
+     (:func:`_mirrored_start_peaks`), which our meter does not do.
+2. **Neighbourhood** ``p[n] = max q[n-15 .. n+16]``: every over-sampled point in
+   ``(n - 16, n + 16]``, so the gain is fully down over the meter interpolator's whole
+   support (32 inputs) around an over (the over-sampled output is then the
+   over-sampled input times one gain, to within the margin), and the first and last
+   samples also cover the interpolator's ringing before the start and after the end.
 3. **Required reduction** ``r_req[n] = max(0, 20 log10 p[n] - (ceiling - margin))``,
    dB.  :data:`MARGIN_DB` covers the gain's own modulation of the over-sampled
    output and the points of FFmpeg's 192 kHz grid that fall between ours (measured
-   by the tests: our meter reads the threshold itself, FFmpeg at most +0.1 dB
-   above it).
+   by the tests: our meter and FFmpeg read at most the threshold itself, FFmpeg to
+   its one printed decimal).
 4. **Lookahead** ``r_la[n] = max r_req[n .. n+L-1]`` (sliding maximum, van Herk /
    Gil-Werman, :func:`scipy.ndimage.maximum_filter1d`).
 5. **Program-dependent release** ``r1 = max(fast, slow)``, two peak detectors with
@@ -55,8 +57,8 @@ per-sample Python loop).  ``L`` is the lookahead in samples, ``x[j]`` the input:
 6. **Attack smoothing**: two cascaded moving averages of ``L1 + L2 - 1 = L`` samples
    (triangular-like weights ``w >= 0``, ``sum w = 1``, support ``[n-L+1, n]``): a
    C1-continuous S-shaped attack that lies entirely inside the lookahead.
-7. **Gain** ``10 ** (-s / 20)`` applied to the input delayed by ``D = L + 38``
-   samples (31 for the interpolators, 8 for the neighbourhood, ``L - 1`` for the
+7. **Gain** ``10 ** (-s / 20)`` applied to the input delayed by ``D = L + 46``
+   samples (31 for the interpolators, 16 for the neighbourhood, ``L - 1`` for the
    lookahead).
 
 Why the ceiling holds (P. Hämäläinen, "Smoothing of the Control Signal without
@@ -115,7 +117,7 @@ REDUCTION_FLOOR_DB = 1e-9  # a release tail below this is exactly 0 (gain exactl
 GRID_DB = 2.0**-32  # integer grid of the attack smoothing (exact sums)
 MAX_INPUT = 1e12  # |sample| limit (+240 dBFS) keeping the integer sums far from overflow
 CHUNK_FRAMES = 65536  # internal block; release detectors re-based at its multiples
-HALF_SUPPORT = truepeak.TAPS_PER_PHASE // 2  # 8: half the meter interpolator's support
+HALF_SUPPORT = truepeak.TAPS_PER_PHASE // 2  # 16: half the meter interpolator's support
 WIDE_TAPS = 32  # taps per phase of the wide-band interpolator (as FFmpeg's swresample)
 WIDE_KAISER_BETA = 9.0  # its Kaiser window (swresample's default)
 # The interval (j-1, j] is evaluated once x[j + 31] is in (not x[j + 15]): 16 frames of extra
@@ -141,7 +143,7 @@ class LimiterConfig(NamedTuple):
     log_a_fast: float  # log of the per-sample release coefficient (< 0)
     log_a_slow: float
     over: Oversampler
-    delay: int  # D = L + 38, samples
+    delay: int  # D = L + 46, samples
     history: int  # input frames kept from block to block: max(D, 48)
 
 
@@ -150,7 +152,7 @@ class LimiterState(NamedTuple):
 
     frames_in: int  # input frames consumed so far
     x_tail: np.ndarray  # (history, channels) last input frames (zeros before the start)
-    q_tail: np.ndarray  # (15,) last interval peaks, linear
+    q_tail: np.ndarray  # (31,) last interval peaks, linear
     req_tail: np.ndarray  # (L - 1,) last required reductions, dB
     la_tail: np.ndarray  # (sustain_period - 1,) last lookahead reductions, dB
     held_tail: np.ndarray  # (sustain_window - 1,) last sustain-period maxima, dB
@@ -269,7 +271,7 @@ class Oversampler(NamedTuple):
     """Polyphase taps giving the over-sampled points in ``(j - 1, j]`` from 32 inputs.
 
     ``taps_t @ x[j - 16 : j + 16]`` (oldest first) gives, stacked, the meter's
-    interpolator (:func:`masterbuild.dsp.truepeak.interpolator`, its 16 taps centred
+    interpolator (:func:`masterbuild.dsp.truepeak.interpolator`, its taps centred
     in the 32) and the wide-band one (:func:`wideband_taps`) at the phases
     ``j - 1 + k / factor``, ``k = 1 .. factor``.
     """
@@ -299,11 +301,9 @@ def wideband_taps(factor: int) -> np.ndarray:
     window ``I0(beta sqrt(1 - (2 d / 32)^2))`` with beta 9 over the distance ``d``
     (samples) between input and output, normalised by the sum of phase 0 (so phase 0
     is the identity).  FFmpeg's ebur128 filter reads true peak through it at
-    192 kHz.  Next to the meter's least-squares interpolator (flat to 0.40 fs, 16
-    taps) it passes more of the top octave and rings longer on steep edges, so a
-    limiter looking only through the meter's filter lets FFmpeg read up to 1 dB over
-    on full-scale noise; limiting against the larger of the two readings satisfies
-    both meters.
+    192 kHz.  The meter's interpolator has the same design (normalised per phase as
+    swresample does); limiting against the larger of the two readings satisfies
+    both meters, including FFmpeg's mirrored start (:func:`_mirrored_start_peaks`).
     """
     half = WIDE_TAPS // 2
     m = np.arange(WIDE_TAPS)
@@ -319,7 +319,7 @@ def wideband_taps(factor: int) -> np.ndarray:
 def oversampler(sample_rate_hz: int) -> Oversampler:
     """The stacked meter + wide-band interpolators for a sample rate (cached)."""
     factor = truepeak.oversampling_factor(sample_rate_hz)
-    meter = truepeak.interpolator(factor).taps.astype(np.float64).T  # (factor, 16)
+    meter = truepeak.interpolator(factor).taps.astype(np.float64).T  # (factor, T)
     pad = (WIDE_TAPS - truepeak.TAPS_PER_PHASE) // 2
     meter32 = np.zeros((factor, WIDE_TAPS))
     meter32[:, pad : pad + truepeak.TAPS_PER_PHASE] = meter
@@ -569,7 +569,7 @@ def compile_limiter(stage: Mapping[str, Any], sample_rate_hz: float) -> Compiled
     CompiledStage
         ``step(x, state)`` takes ``(frames, channels)`` blocks of any size and
         returns the limited signal delayed by the lookahead, minus the frames
-        before the start: the first ``D`` frames are withheld (``D = L + 14``
+        before the start: the first ``D`` frames are withheld (``D = L + 46``
         samples, ``L`` = lookahead), and ``flush(state)`` returns them at the end,
         so all step outputs followed by the flush are the limited signal with the
         input's length and alignment.  The result does not depend on the block
