@@ -24,10 +24,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"  # one core: set before numpy / BLAS start their pools
 
 import argparse  # noqa: E402
-import statistics  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -35,6 +32,8 @@ import scipy.signal  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from timing import timings  # noqa: E402  (bench/ is on sys.path when run)
 
 from masterbuild.dsp.limiter import compile_limiter, limit  # noqa: E402
 from masterbuild.dsp.loudness import true_peak_dbtp  # noqa: E402
@@ -79,16 +78,6 @@ def streamed(x: np.ndarray, fs: int) -> np.ndarray:
         outs.append(y)
     outs.append(stage.flush(state))
     return np.concatenate(outs)
-
-
-def timings(run: Callable[[], object], repeats: int) -> tuple[float, float]:
-    """(best, median) wall time of ``run`` over ``repeats`` calls, seconds."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return min(times), statistics.median(times)
 
 
 def main() -> None:

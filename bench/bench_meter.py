@@ -20,10 +20,7 @@ batch can be skipped: the worst case).
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +28,8 @@ import scipy.signal
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from timing import timings  # noqa: E402  (bench/ is on sys.path when run)
 
 from masterbuild.dsp.loudness import measure, true_peak_dbtp  # noqa: E402
 
@@ -61,16 +60,6 @@ def brickwalled(seconds: float) -> np.ndarray:
     rng = np.random.default_rng(7)
     x = rng.standard_normal((round(seconds * FS_HZ), 2)) * 0.4
     return np.clip(x, -0.89, 0.89)
-
-
-def timings(run: Callable[[], object], repeats: int) -> tuple[float, float]:
-    """(best, median) wall time of ``run`` over ``repeats`` calls, seconds."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return min(times), statistics.median(times)
 
 
 def main() -> None:

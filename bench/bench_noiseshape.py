@@ -20,11 +20,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,6 +30,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from timing import timings  # noqa: E402  (bench/ is on sys.path when run)
 
 from masterbuild.audio import BLOCK_FRAMES  # noqa: E402
 from masterbuild.dsp import noiseshape  # noqa: E402
@@ -106,16 +106,6 @@ def tpdf_blocks(x: np.ndarray, block: int) -> None:
     rng = dither_rng("bench", "tpdf")
     for start in range(0, len(x), block):
         quantize(x[start : start + block], BITS, "tpdf", rng)
-
-
-def timings(run: Callable[[], object], repeats: int) -> tuple[float, float]:
-    """(best, median) wall time of ``run`` over ``repeats`` calls, seconds."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return min(times), statistics.median(times)
 
 
 def main() -> None:

@@ -30,9 +30,9 @@ from masterbuild.errors import ManifestErrors, MasterbuildError
 from masterbuild.manifest.load import LoadedAlbum, _display
 from masterbuild.manifest.models import Format, Track
 
-RENDER_VERSION = 1
+RENDER_VERSION = 2  # 2: results carry the meter's Kaiser-sinc true peak
 MASTER_VERSION = 3  # 2: true-peak limiter in the master step; 3: 32-tap true-peak filter
-GAIN_VERSION = 2  # 2: album gain solved through the limiter
+GAIN_VERSION = 3  # 2: solved through the limiter; 3: limiter/meter v2
 TAG_VERSION = 1
 REPORT_VERSION = 1
 

@@ -25,6 +25,7 @@ from masterbuild.dsp.gain import db_to_linear
 from masterbuild.dsp.loudness import Loudness, integrated_lufs_from_powers, measure_blocks
 from masterbuild.dsp.resample import resample_blocks
 from masterbuild.dsp.silence import audible_bounds
+from masterbuild.dsp.versions import STAGE_VERSIONS
 from masterbuild.encode import write_stream
 from masterbuild.errors import MasterbuildError
 from masterbuild.inputs import result_of
@@ -172,10 +173,11 @@ def _limited_powers(
 ) -> np.ndarray:
     """Gating-block powers of one intermediate after `gain_db` and the true-peak limiter.
 
-    Cached by (render digest, gain, ceiling): a revision of one track re-simulates that
-    track only, and formats with the same ceiling share the work.
+    Cached by (render digest, gain, ceiling, limiter version): a revision of one track
+    re-simulates that track only, and formats with the same ceiling share the work.
     """
-    path = cache / f"{track['id']}~{digest[:20]}~{gain_db:+.1f}~{ceiling:.2f}.npy"
+    version = STAGE_VERSIONS["limiter"]  # a new limiter never reuses old simulations
+    path = cache / f"{track['id']}~{digest[:20]}~{gain_db:+.1f}~{ceiling:.2f}~v{version}.npy"
     if path.is_file():
         return np.load(path)
     intermediate = Path(track["intermediate"])
