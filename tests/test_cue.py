@@ -259,3 +259,12 @@ def test_text_substitutions_and_limits() -> None:
         cue_sheet(full_layout(), 'a"b.wav')
     encoded = cue_sheet_bytes(replace(full_layout(), title="Déjà"), "a.wav")
     assert b'TITLE "D\xe9j\xe0"' in encoded  # Latin-1 bytes, not UTF-8
+
+
+@needs_cdrdao
+def test_cdrdao_accepts_latin1_text_with_quotes_and_backslash(tmp_path: Path) -> None:
+    layout = replace(full_layout(), title='Ærø "Sønder" Öl \\ x')
+    sheet = write_image(tmp_path, layout)
+    assert b"TITLE \"\xc6r\xf8 'S\xf8nder' \xd6l / x\"" in sheet.read_bytes()
+    got = cdrdao_tracks(run(["cdrdao", "show-toc", sheet.name], cwd=tmp_path))
+    assert [t["start"] for t in got] == [t.start_frame for t in layout.tracks]
