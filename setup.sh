@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what masterbuild and its tests need on a fresh Debian machine:
 # the Python package (editable, with test extras) and the independent checkers the
-# tests run (ffmpeg/ffprobe, flac, mediainfo, sox, cdrdao, cuetools).
+# tests run (ffmpeg/ffprobe, flac, mediainfo, sox, cdrdao, cuetools, libcdio).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -12,6 +12,10 @@ for t in "${tools[@]}"; do command -v "$t" >/dev/null 2>&1 || missing+=("$t"); d
 declare -A package=([cueprint]=cuetools)
 pkgs=()
 for t in "${missing[@]}"; do pkgs+=("${package[$t]:-$t}"); done
+# libraries the tests load directly (libcdio: an independent CD-Text decoder)
+for lib in libcdio19; do
+  dpkg -s "$lib" >/dev/null 2>&1 || { missing+=("$lib"); pkgs+=("$lib"); }
+done
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
