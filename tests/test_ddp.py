@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from masterbuild.cd.cdtext import encode_cdtext
 from masterbuild.cd.ddp import DdpError, pq_sheet, read_ddp, write_ddp
 from masterbuild.cd.layout import BYTES_PER_FRAME, SAMPLES_PER_FRAME, CdLayout, CdTrack
 
@@ -136,6 +137,40 @@ def test_round_trip_rebuilds_the_layout_and_the_audio(disc) -> None:
         np.testing.assert_array_equal(got, want)  # null test: bit for bit
     with pytest.raises(DdpError, match="no track 4"):
         info.track_audio(4)
+
+
+def test_round_trip_with_cd_text_rebuilds_the_titles_too(tmp_path: Path, disc) -> None:
+    layout, _audio, _folder, _ = disc
+    songs = dataclasses.replace(
+        layout,
+        songwriter="A. Writer",
+        tracks=(dataclasses.replace(layout.tracks[0], songwriter="B. Writer"), *layout.tracks[1:]),
+    )
+    out = tmp_path / "text"
+    write_ddp(out, songs, tmp_path / "programme.wav", encode_cdtext(songs))
+    info = read_ddp(out)
+    assert info.layout == songs
+    assert info.cdtext == (out / "CDTEXT.BIN").read_bytes()
+    assert info.cdtext_fields is not None and info.cdtext_fields["title"][3] == "Track 3"
+
+
+def test_cd_text_must_decode_and_agree_with_pq(tmp_path: Path, disc) -> None:
+    layout, _audio, _folder, _ = disc
+    wav = tmp_path / "programme.wav"
+    out = tmp_path / "garbage"
+    write_ddp(out, layout, wav, bytes(range(18)) * 5)  # opaque to the writer
+    with pytest.raises(DdpError, match=r"CDTEXT\.BIN: .*CRC"):
+        read_ddp(out)
+    other = dataclasses.replace(
+        layout,
+        tracks=(dataclasses.replace(layout.tracks[0], isrc="USABC2699999"), *layout.tracks[1:]),
+    )
+    out = tmp_path / "other-isrc"
+    write_ddp(out, layout, wav, encode_cdtext(other))
+    with pytest.raises(DdpError, match=r"CDTEXT\.BIN: track 01 ISRC USABC2699999 differs"):
+        read_ddp(out)
+    with pytest.raises(DdpError, match="18-byte packs"):
+        write_ddp(tmp_path / "x", layout, wav, b"\x80" * 17)
 
 
 def test_image_is_little_endian_interleaved_pcm(disc) -> None:
@@ -277,7 +312,7 @@ def test_ddpid_record(disc) -> None:
 
 def test_ddpms_packets(tmp_path: Path, disc) -> None:
     layout, _audio, _folder, _ = disc
-    cdtext = bytes(range(18)) * 5  # opaque to the writer: 5 packs
+    cdtext = encode_cdtext(layout)
     out = tmp_path / "with-text"
     paths = write_ddp(out, layout, tmp_path / "programme.wav", cdtext)
     assert "CDTEXT.BIN" in [p.name for p in paths]
@@ -294,7 +329,7 @@ def test_ddpms_packets(tmp_path: Path, disc) -> None:
         "CDTEXT  ",
         "00",
     )
-    assert text(text_p, 14, 8) == "00000090"  # bytes
+    assert text(text_p, 14, 8) == f"{len(cdtext):08d}"  # bytes
     assert text(text_p, 74, 17) == "CDTEXT.BIN".ljust(17)
     assert (text(pq_p, 4, 2), text(pq_p, 30, 8)) == ("S0", "PQ DESCR")
     assert int(text(pq_p, 14, 8)) == (out / "PQDESCR").stat().st_size == 9 * 64

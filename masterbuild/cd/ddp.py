@@ -119,6 +119,7 @@ Neither is named in DDPMS.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import re
@@ -131,6 +132,7 @@ import numpy as np
 import soundfile as sf
 
 from masterbuild.atomic import atomic_output, write_bytes_atomic
+from masterbuild.cd.cdtext import CdTextError, decode_cdtext
 from masterbuild.cd.layout import (
     BYTES_PER_FRAME,
     FRAMES_PER_SECOND,
@@ -305,12 +307,12 @@ class DdpInfo:
     ddpid : the DDPID fields.
     streams : the DDPMS packets, in file order.
     pq : the PQ descriptor packets, in file order (lead-out as often as written).
-    layout : the disc rebuilt from the PQ descriptor: frames, ISRCs, flags, catalogue.
-        CD-Text is not folded in: titles and performers are "".
+    layout : the disc rebuilt from the PQ descriptor (frames, ISRCs, flags, catalogue)
+        and, when there is CD-Text, its album and track titles, performers and
+        songwriters; without CD-Text those are "" (songwriters None).
     image_path : the CD-DA main stream's file.
     cdtext : the CD-Text stream's bytes, or None.
-    cdtext_fields : ``masterbuild.cd.cdtext.decode_cdtext(cdtext)`` when that module
-        exists, else None.
+    cdtext_fields : ``masterbuild.cd.cdtext.decode_cdtext(cdtext)``, or None.
     """
 
     folder: Path
@@ -894,13 +896,35 @@ def _layout_from_pq(
     )
 
 
-def _decode_cdtext(data: bytes) -> dict[str, Any] | None:
-    """The CD-Text fields, when the CD-Text module of this package is there."""
-    try:
-        from masterbuild.cd.cdtext import decode_cdtext
-    except ImportError:
-        return None
-    return decode_cdtext(data)
+def _with_cdtext(layout: CdLayout, fields: dict[str, Any], where: Path) -> CdLayout:
+    """`layout` with the texts of decoded CD-Text, which must agree with the PQ data."""
+    n = len(layout.tracks)
+    titles, performers = fields["title"], fields["performer"]
+    songwriters = fields["songwriter"]
+    if fields["first_track"] != 1 or not len(titles) == len(performers) == n + 1:
+        raise DdpError(
+            f"{where}: CD-Text covers tracks {fields['first_track']}.."
+            f"{fields['first_track'] + len(titles) - 2}, the PQ descriptor 1..{n}"
+        )
+    if fields.get("upc") and layout.catalog and fields["upc"] != layout.catalog:
+        raise DdpError(f"{where}: UPC/EAN {fields['upc']} differs from {layout.catalog} in PQ")
+    tracks = []
+    for t, isrc in zip(layout.tracks, fields["isrc"][1:], strict=False):
+        if isrc and t.isrc and isrc != t.isrc:
+            raise DdpError(f"{where}: track {t.number:02d} ISRC {isrc} differs from {t.isrc} in PQ")
+        i = t.number
+        tracks.append(
+            dataclasses.replace(
+                t, title=titles[i], performer=performers[i], songwriter=songwriters[i]
+            )
+        )
+    return dataclasses.replace(
+        layout,
+        title=titles[0],
+        performer=performers[0],
+        songwriter=songwriters[0],
+        tracks=tuple(tracks),
+    )
 
 
 def read_ddp(folder: Path) -> DdpInfo:
@@ -957,11 +981,15 @@ def read_ddp(folder: Path) -> DdpInfo:
             f"{where}: PRE2 {image.pregap2} differs from track 01's pause "
             f"{layout.tracks[0].pregap_frames} in {pq_stream.name}"
         )
-    cdtext = None
+    cdtext = fields = None
     if cdtext_stream is not None:
-        cdtext = (folder / cdtext_stream.name).read_bytes()
-        if len(cdtext) % CDTEXT_PACK_BYTES:
-            raise DdpError(f"{folder / cdtext_stream.name}: not a whole number of 18-byte packs")
+        text_path = folder / cdtext_stream.name
+        cdtext = text_path.read_bytes()
+        try:
+            fields = decode_cdtext(cdtext)
+        except CdTextError as exc:
+            raise DdpError(f"{text_path}: {exc}") from None
+        layout = _with_cdtext(layout, fields, text_path)
     return DdpInfo(
         folder=folder,
         ddpid=ddpid,
@@ -970,5 +998,5 @@ def read_ddp(folder: Path) -> DdpInfo:
         layout=layout,
         image_path=folder / image.name,
         cdtext=cdtext,
-        cdtext_fields=_decode_cdtext(cdtext) if cdtext is not None else None,
+        cdtext_fields=fields,
     )
