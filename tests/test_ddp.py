@@ -463,3 +463,13 @@ def test_programme_of_the_wrong_length_leaves_nothing(tmp_path: Path, disc) -> N
     sf.write(str(mono), audio[:, 0], 44100, subtype="PCM_16")
     with pytest.raises(DdpError, match="stereo PCM_16"):
         write_ddp(out, layout, mono, None)
+
+
+def test_a_failed_rewrite_keeps_the_previous_fileset(tmp_path: Path, disc) -> None:
+    layout, audio, folder, _ = disc
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    short = write_wav(tmp_path / "short.wav", audio[: -SAMPLES_PER_FRAME * 10])
+    with pytest.raises(DdpError):
+        write_ddp(folder, layout, short, None)
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    assert read_ddp(folder).layout == without_text(layout)

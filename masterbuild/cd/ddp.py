@@ -112,7 +112,10 @@ A source WAV (or anything libsndfile reads as 16-bit PCM) is converted to that o
 headerless raw source is taken as little-endian unless told otherwise.
 
 CD-Text (CDTEXT.BIN) is the lead-in packs as they are written to the disc (18-byte
-packs, no header); it is stored as given. CHECKSUM.MD5 holds ``<md5>  <name>`` lines
+packs, no header, as ``masterbuild.cd.cdtext.encode_cdtext`` makes them); the writer
+stores it as given, the reader decodes it with ``decode_cdtext``, refuses broken packs
+and texts whose ISRC/UPC disagree with the PQ descriptor, and puts the titles,
+performers and songwriters into the layout it rebuilds. CHECKSUM.MD5 holds ``<md5>  <name>`` lines
 (``md5sum -c`` format) for every other file; PQ_SHEET.TXT is a human-readable PQ sheet.
 Neither is named in DDPMS.
 """
@@ -583,7 +586,8 @@ def write_ddp(
     image_path : the programme, ``layout.total_frames`` x 588 stereo samples at 44.1 kHz:
         a file libsndfile reads as 16-bit PCM (WAV, AIFF...), or headerless 16-bit stereo
         PCM when its suffix is .raw/.pcm/.bin/.dat/.cdda.
-    cdtext : CD-Text lead-in packs (18 bytes each) for CDTEXT.BIN, or None.
+    cdtext : CD-Text lead-in packs (18 bytes each, e.g. ``encode_cdtext(layout)``) for
+        CDTEXT.BIN, or None. Stored as given; `read_ddp` checks it.
     master_id : DDPID master identifier (48 ASCII characters); default the album title.
     raw_byte_order : byte order of a headerless source. IMAGE.DAT is always little-endian.
 
@@ -604,6 +608,9 @@ def write_ddp(
     sums[IMAGE_NAME] = _write_image(
         folder / IMAGE_NAME, Path(image_path), layout.total_frames, raw_byte_order
     )
+    # From here until the new checksum file is in place the fileset is unfinished: an
+    # older CHECKSUM.MD5 would not describe it, so it goes.
+    (folder / CHECKSUM_NAME).unlink(missing_ok=True)
     pq = b"".join(pq_packet(e) for e in pq_entries(layout))
     streams = []
     if cdtext is not None:
@@ -944,8 +951,9 @@ def read_ddp(folder: Path) -> DdpInfo:
     DdpError
         One line naming the file, on any missing file, malformed record, checksum
         mismatch (CHECKSUM.MD5, or MD5-Checksum.md5 / MD5_CHECKSUM.MD5 as Sonoris and
-        HOFA name it), stream length that disagrees with its file, or PQ descriptor that
-        disagrees with itself or with the image.
+        HOFA name it), stream length that disagrees with its file, PQ descriptor that
+        disagrees with itself or with the image, or CD-Text that does not decode or
+        disagrees with the PQ descriptor.
     """
     folder = Path(folder)
     ddpid = _parse_ddpid(folder)
