@@ -1,10 +1,11 @@
 """The disc as the pressing plant sees it: tracks, pauses and index points in CD frames.
 
 A CD frame (sector) is 1/75 s: 588 stereo samples at 44.1 kHz, 2352 bytes of 16-bit PCM.
-All positions here are absolute frame numbers in the programme, counted from the start
-of track 1's pause (the mandatory pregap, INDEX 00 of track 1) — the "relative to the
-image" time a cue sheet uses. Absolute disc time (MSF) adds the 2 s lead-in offset
-(150 frames) on top; the writers that need it add it themselves.
+All positions here are frame numbers counted from the start of track 1's pause (INDEX
+00 of track 1, the first frame of the image). That is the disc's absolute time (MSF) as
+the PQ subcode, cue sheets and DDP PQDESCR write it: track 1's INDEX 01 after the 2 s
+pause is 00:02:00. Only the MMC logical block address (LBA) counts from INDEX 01 of
+track 1: LBA = frame - 150.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ SAMPLE_RATE_HZ = 44100
 FRAMES_PER_SECOND = 75
 SAMPLES_PER_FRAME = 588  # 44100 / 75
 BYTES_PER_FRAME = 2352  # 588 samples x 2 channels x 2 bytes
-LEAD_IN_FRAMES = 150  # the 2 s that absolute disc time counts before the programme
+LBA_OFFSET_FRAMES = 150  # LBA = absolute frame - 150 (LBA 0 is track 1's INDEX 01)
 MAX_TRACKS = 99
 MIN_TRACK_FRAMES = 4 * FRAMES_PER_SECOND  # Red Book: every track at least 4 s
 MAX_PROGRAMME_FRAMES = (79 * 60 + 57) * FRAMES_PER_SECOND  # 79:57 of programme
