@@ -20,8 +20,13 @@ _MASTER_VIEW = ("digest", "integrated_lufs", "true_peak_dbtp", "duration_s")
 
 
 def result_of(spec: TaskSpec, task_name: str) -> dict[str, Any] | None:
-    stamp = read_stamp(Path(spec.state_dir), task_name)
-    return None if stamp is None else stamp.get("result")
+    """A task's stamped result; 'task#key' is one track's entry in a programme's result."""
+    name, _, key = task_name.partition("#")
+    stamp = read_stamp(Path(spec.state_dir), name)
+    result = None if stamp is None else stamp.get("result")
+    if result is not None and key:
+        return result.get("tracks", {}).get(key)
+    return result
 
 
 def _pick(result: dict[str, Any] | None, keys: tuple[str, ...]) -> dict[str, Any] | None:
@@ -45,6 +50,9 @@ def upstream_view(spec: TaskSpec) -> dict[str, Any]:
         if p.get("gain"):
             view["album_gain"] = _pick(result_of(spec, p["gain"]), ("album_gain_db",))
         return view
+    if spec.kind == "programme":
+        names = [t["master"] for t in c["tracks"]]
+        return {"masters": {n: _pick(result_of(spec, n), ("digest",)) for n in names}}
     if spec.kind == "loudness":
         return {"masters": {n: _pick(result_of(spec, n), ("digest",)) for n in c["tracks"]}}
     if spec.kind == "tag":

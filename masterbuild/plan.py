@@ -32,6 +32,7 @@ from masterbuild.manifest.models import Format, Track
 
 RENDER_VERSION = 2  # 2: results carry the meter's Kaiser-sinc true peak
 MASTER_VERSION = 3  # 2: true-peak limiter in the master step; 3: 32-tap true-peak filter
+PROGRAMME_VERSION = 1
 GAIN_VERSION = 3  # 2: solved through the limiter; 3: limiter/meter v2
 TAG_VERSION = 1
 REPORT_VERSION = 1
@@ -263,6 +264,11 @@ def plan_album(album: LoadedAlbum, formats: list[str] | None = None) -> list[Tas
                 )
             )
         master_names = {}
+        cd = fmt.is_cd
+        # A CD format's masters stay float (limited, not dithered): the programme task
+        # lays them out, dithers the whole disc once and cuts the per-track files.
+        mconf = {**fconf, "bit_depth": 32, "dither": "none"} if cd else fconf
+        mext = "f32.wav" if cd else ext
         for track in m.tracks:
             mname = f"master:{aid}:{fmt_name}:{track.id}"
             master_names[track.id] = mname
@@ -273,22 +279,30 @@ def plan_album(album: LoadedAlbum, formats: list[str] | None = None) -> list[Tas
                     kind="master",
                     album_id=aid,
                     state_dir=state,
-                    targets=(str(mdir / f"{track.id}.{ext}"),),
+                    targets=(str(mdir / f"{track.id}.{mext}"),),
                     task_dep=(render_name[track.id],) + ((gain_name,) if album_mode else ()),
                     config={
                         "version": MASTER_VERSION,
-                        "format": fconf,
+                        "format": mconf,
                         "seed": [fmt_name, track.id],  # stable ids only: no folder name, no title
                     },
                     params={
                         "render": render_name[track.id],
                         "gain": gain_name if album_mode else None,
                         "intermediate": str(cache / "render" / f"{track.id}.wav"),
-                        "powers": str(mdir / f"{track.id}.powers.npy"),
+                        "powers": str(mdir / f"{track.id}.{mext}.powers.npy"),
                     },
                     doc=f"master {track.id} for {fmt_name}",
                 )
             )
+        # What the delivery tasks read for each track: its master, or its cut of the disc.
+        delivered = dict(master_names)
+        if cd:
+            pname = f"programme:{aid}:{fmt_name}"
+            programme = _programme_spec(album, fmt_name, fmt, master_names, state, cache, masters)
+            specs.append(programme)
+            deliverables.extend(t for t in programme.targets if t.startswith(str(masters)))
+            delivered = {t.id: f"{pname}#{t.id}" for t in m.tracks}
         loud_name = f"loudness:{aid}:{fmt_name}"
         specs.append(
             TaskSpec(
@@ -297,11 +311,12 @@ def plan_album(album: LoadedAlbum, formats: list[str] | None = None) -> list[Tas
                 album_id=aid,
                 state_dir=state,
                 targets=(),
-                task_dep=tuple(master_names.values()),
-                config={"tracks": sorted(master_names.values())},
+                task_dep=tuple(sorted({_task_of(n) for n in delivered.values()})),
+                config={"tracks": sorted(delivered.values())},
                 params={
                     "powers": [
-                        str(cache / "master" / fmt_name / f"{t.id}.powers.npy") for t in m.tracks
+                        str(cache / "master" / fmt_name / f"{t.id}.{ext}.powers.npy")
+                        for t in m.tracks
                     ]
                 },
                 doc=f"album loudness of the {fmt_name} masters",
@@ -321,7 +336,7 @@ def plan_album(album: LoadedAlbum, formats: list[str] | None = None) -> list[Tas
                     album_id=aid,
                     state_dir=state,
                     targets=(str(final),),
-                    task_dep=(master_names[track.id], loud_name),
+                    task_dep=(_task_of(delivered[track.id]), loud_name),
                     config={
                         "version": TAG_VERSION,
                         "codec": fmt.codec,
@@ -330,7 +345,7 @@ def plan_album(album: LoadedAlbum, formats: list[str] | None = None) -> list[Tas
                     },
                     files=files,
                     params={
-                        "master": master_names[track.id],
+                        "master": delivered[track.id],
                         "loudness": loud_name,
                         "cached": str(cache / "master" / fmt_name / f"{track.id}.{ext}"),
                     },
@@ -357,7 +372,7 @@ def plan_album(album: LoadedAlbum, formats: list[str] | None = None) -> list[Tas
                         }
                         for t in m.tracks
                     ],
-                    "masters": [master_names[t.id] for t in m.tracks],
+                    "masters": [delivered[t.id] for t in m.tracks],
                 },
                 doc=f"M3U playlist of {fmt_name}",
             )
@@ -369,7 +384,7 @@ def plan_album(album: LoadedAlbum, formats: list[str] | None = None) -> list[Tas
             "true_peak_ceiling_db": fmt.true_peak_ceiling_db,
             "loudness_task": loud_name,
             "tracks": [
-                {"id": t.id, "file": f"{fmt_name}/{names[t.id]}", "master": master_names[t.id]}
+                {"id": t.id, "file": f"{fmt_name}/{names[t.id]}", "master": delivered[t.id]}
                 for t in m.tracks
             ],
         }
@@ -413,6 +428,88 @@ def plan_album(album: LoadedAlbum, formats: list[str] | None = None) -> list[Tas
             )
         )
     return specs
+
+
+def _task_of(result_name: str) -> str:
+    """'programme:a:cd#t1' -> 'programme:a:cd' (a per-track result inside a task's)."""
+    return result_name.split("#", 1)[0]
+
+
+DDP_FILES = ("DDPID", "DDPMS", "PQDESCR", "IMAGE.DAT", "CDTEXT.BIN", "CHECKSUM.MD5", "PQ_SHEET.TXT")
+
+
+def _catalog(upc: str | None) -> str | None:
+    """A CD's catalogue number is 13 digits: a UPC-A gets a leading 0."""
+    return None if upc is None else upc.zfill(13)
+
+
+def _programme_spec(
+    album: LoadedAlbum,
+    fmt_name: str,
+    fmt: Format,
+    master_names: dict[str, str],
+    state: str,
+    cache: Path,
+    masters: Path,
+) -> TaskSpec:
+    """The CD programme: image (+ cue), DDP fileset and per-track cuts of one CD format."""
+    m = album.manifest
+    image_stem = safe_file_name(m.album.title) or "album"
+    out = masters / fmt_name
+    targets = []
+    if fmt.cue:
+        targets += [str(out / f"{image_stem}.wav"), str(out / f"{image_stem}.cue")]
+    if fmt.ddp:
+        targets += [str(out / "DDP" / name) for name in DDP_FILES]
+    cuts = {t.id: str(cache / "master" / fmt_name / f"{t.id}.wav") for t in m.tracks}
+    targets += list(cuts.values())
+    return TaskSpec(
+        name=f"programme:{album.album_id}:{fmt_name}",
+        kind="programme",
+        album_id=album.album_id,
+        state_dir=state,
+        targets=tuple(targets),
+        task_dep=tuple(master_names.values()),
+        config={
+            "version": PROGRAMME_VERSION,
+            "dither": fmt.effective_dither,
+            "seed": [fmt_name, "programme"],
+            "cue": fmt.cue,
+            "ddp": fmt.ddp,
+            "image_stem": image_stem,
+            "album": {
+                "title": m.album.title,
+                "performer": m.album.artist,
+                "catalog": _catalog(m.album.upc),
+            },
+            "tracks": [
+                {
+                    "id": t.id,
+                    "title": t.title,
+                    "performer": t.artist or m.album.artist,
+                    "songwriter": t.composer,
+                    "isrc": t.isrc,
+                    "gap_s": m.master.gap_s if t.gap_s is None else t.gap_s,
+                    "crossfade_s": t.crossfade_s,
+                    "boundary_s": t.boundary_s,
+                    "index_s": list(t.index_s),
+                    "master": master_names[t.id],
+                }
+                for t in m.tracks
+            ],
+        },
+        params={
+            "manifest": _display(album.manifest_path),
+            "masters": {
+                t.id: str(cache / "master" / fmt_name / f"{t.id}.f32.wav") for t in m.tracks
+            },
+            "cuts": cuts,
+            "powers": {t.id: f"{cuts[t.id]}.powers.npy" for t in m.tracks},
+            "out_dir": str(out),
+            "programme": str(cache / "master" / fmt_name / "programme.wav"),
+        },
+        doc=f"CD programme of {fmt_name}: image, cue, DDP, per-track cuts",
+    )
 
 
 def spec_paths_exist(spec: TaskSpec) -> bool:

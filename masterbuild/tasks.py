@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 from doit.cmd_base import TaskLoader2
 from doit.doit_cmd import DoitMain
-from doit.exceptions import TaskFailed
+from doit.exceptions import TaskFailed, UnmetDependency
 from doit.loader import generate_tasks
 from doit.reporter import ConsoleReporter
 
@@ -36,6 +36,7 @@ ACTIONS: dict[str, str] = {
     "gain": "masterbuild.render:album_gain",
     "master": "masterbuild.render:master_track",
     "loudness": "masterbuild.render:album_loudness",
+    "programme": "masterbuild.cd.build:build_programme",
     "tag": "masterbuild.deliver:tag_master",
     "playlist": "masterbuild.deliver:write_playlist",
     "report": "masterbuild.report:build_report",
@@ -155,6 +156,8 @@ class _Reporter(ConsoleReporter):
         pass
 
     def add_failure(self, task: Any, fail: Any) -> None:
+        if isinstance(fail, UnmetDependency):
+            return  # downstream of a failure: the failure itself is the one line to show
         message = fail.message if hasattr(fail, "message") else str(fail)
         if getattr(fail, "exception", None) is not None:
             message = fail.get_msg()  # a bug, not a user error: keep the traceback

@@ -72,7 +72,7 @@ def test_doit_builds_the_demo_album_from_a_fresh_copy(tmp_path):
     assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
     masters = tmp_path / "albums/demo/masters"
     for fmt, ext in (("cd", "wav"), ("hires", "flac"), ("streaming", "flac"), ("mp3", "mp3")):
-        files = sorted(p.name for p in (masters / fmt).glob(f"*.{ext}"))
+        files = sorted(p.name for p in (masters / fmt).glob(f"0*.{ext}"))
         assert files == [
             f"01 Dawn.{ext}",
             f"02 Tide.{ext}",
@@ -80,6 +80,7 @@ def test_doit_builds_the_demo_album_from_a_fresh_copy(tmp_path):
             f"04 Night Drive.{ext}",
         ]
     assert (masters / "report.json").is_file() and (masters / "report.html").is_file()
+    assert (masters / "cd/First Light.cue").is_file() and (masters / "cd/DDP/IMAGE.DAT").is_file()
     again = subprocess.run(["doit"], cwd=tmp_path, capture_output=True, text=True)
     assert [ln for ln in again.stdout.splitlines() if ln.startswith(".  ")] == []
 

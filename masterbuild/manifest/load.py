@@ -196,6 +196,9 @@ def load_album(path: str | Path, check_sources: bool = True) -> LoadedAlbum:
             problem(f"tracks[{i}].id", f"{track.id!r} is already used by tracks[{seen[track.id]}]")
         seen.setdefault(track.id, i)
 
+    if manifest.tracks[0].crossfade_s > 0:
+        problem("tracks[0].crossfade_s", "the first track has nothing to crossfade with: set 0")
+
     isrcs: dict[str, int] = {}
     for i, track in enumerate(manifest.tracks):
         if track.isrc and track.isrc in isrcs:

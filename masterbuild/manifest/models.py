@@ -204,7 +204,18 @@ class Track(Strict):
     trim: Trim = Trim()
     fade: Fade = Fade()
     gap_s: float | None = Field(default=None, ge=0, le=60)
+    crossfade_s: float = Field(default=0.0, ge=0, le=30)  # CD: overlap with the previous track
+    boundary_s: float | None = Field(default=None, ge=0, le=30)  # CD: INDEX 01 into the overlap
+    index_s: list[float] = Field(default_factory=list)  # CD: INDEX 02.. from the track start
     chain: list[Stage] | None = None
+
+    @model_validator(mode="after")
+    def _cd_timing(self) -> Track:
+        if self.boundary_s is not None and self.boundary_s > self.crossfade_s:
+            raise ValueError("boundary_s must lie inside the crossfade (0..crossfade_s)")
+        if any(s <= 0 for s in self.index_s) or self.index_s != sorted(set(self.index_s)):
+            raise ValueError("index_s must be ascending times in seconds after the track start")
+        return self
 
     @field_validator("id")
     @classmethod
@@ -293,10 +304,12 @@ class Format(Strict):
             self._check_opus()
         elif codec == "ogg":
             self._check_ogg()
-        if self.cue or self.ddp:
+        if (self.cue or self.ddp) and (
+            codec != "wav" or self.sample_rate != 44100 or self.bit_depth != 16
+        ):
             raise ValueError(
-                "cue sheets and DDP filesets are not supported yet: remove cue/ddp "
-                "(they come with the CD mastering work)"
+                'a CD format (cue/ddp) must be Red Book audio: codec = "wav", '
+                "sample_rate = 44100, bit_depth = 16"
             )
         return self
 
@@ -336,6 +349,11 @@ class Format(Strict):
                 q = -1.0
             if not 0.0 <= q <= 10.0:
                 raise ValueError(f"Ogg Vorbis quality {self.quality!r} must be '0'..'10'")
+
+    @property
+    def is_cd(self) -> bool:
+        """Rendered as one continuous programme (cue image and/or DDP)."""
+        return self.cue or self.ddp
 
     @property
     def pcm_bit_depth(self) -> int | None:
