@@ -84,6 +84,31 @@ def cmd_measure(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ddp_info(args: argparse.Namespace) -> int:
+    """Re-read a DDP fileset: verify it, print its PQ sheet, optionally extract tracks."""
+    import soundfile as sf
+
+    from masterbuild.atomic import atomic_output
+    from masterbuild.cd.ddp import DdpError, pq_sheet, read_ddp
+
+    try:
+        info = read_ddp(Path(args.folder))
+    except DdpError as exc:
+        raise MasterbuildError(args.folder, "DDP", str(exc)) from None
+    print(pq_sheet(info.layout), end="")
+    print("checksums: OK")
+    if args.extract:
+        out = Path(args.extract)
+        for track in info.layout.tracks:
+            path = out / f"{track.number:02d}.wav"
+            with atomic_output(path) as tmp:
+                sf.write(
+                    str(tmp), info.track_audio(track.number), 44100, subtype="PCM_16", format="WAV"
+                )
+            print(f"extracted {path}")
+    return 0
+
+
 def cmd_notes(args: argparse.Namespace) -> int:
     from masterbuild.manifest.load import find_manifest
 
@@ -127,6 +152,10 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_measure)
+    p = sub.add_parser("ddp-info", help="verify a DDP fileset, print its PQ sheet")
+    p.add_argument("folder", metavar="DIR")
+    p.add_argument("--extract", metavar="OUTDIR", help="write each track as a WAV file")
+    p.set_defaults(func=cmd_ddp_info)
     p = sub.add_parser("notes", help="the album's session notes")
     p.add_argument("album", metavar="ALBUM")
     p.set_defaults(func=cmd_notes)

@@ -141,3 +141,23 @@ def test_a_track_under_four_seconds_is_a_one_line_error(tmp_path, capsys):
     assert "album.toml: tracks[0]: is 3.00 s" in text and "at least 4.00 s" in text
     assert "Traceback" not in text
     assert len([ln for ln in text.splitlines() if not ln.startswith("  ")]) == 1  # one line
+
+
+def test_ddp_info_verifies_prints_and_extracts(built, tmp_path, capsys):
+    album, _ = built
+    ddp = album / "masters/cd/DDP"
+    assert main(["ddp-info", str(ddp), "--extract", str(tmp_path / "x")]) == 0
+    out = capsys.readouterr().out
+    assert "USABC2600002" in out and "checksums: OK" in out
+    for n in (1, 2, 3):
+        a, _ = sf.read(tmp_path / f"x/0{n}.wav", dtype="int16")
+        b, _ = sf.read(album / f"masters/cd/0{n} Track {n}.wav", dtype="int16")
+        assert np.array_equal(a, b)
+    damaged = tmp_path / "damaged"
+    shutil.copytree(ddp, damaged)
+    data = bytearray((damaged / "IMAGE.DAT").read_bytes())
+    data[1000] ^= 0xFF
+    (damaged / "IMAGE.DAT").write_bytes(bytes(data))
+    assert main(["ddp-info", str(damaged)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "IMAGE.DAT" in err[0]
