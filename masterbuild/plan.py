@@ -228,6 +228,11 @@ def plan_album(album: LoadedAlbum, formats: list[str] | None = None) -> list[Tas
         except MasterbuildError as exc:
             problems.append(exc)
             continue
+        if fmt.is_cd and album.source_info:
+            cd_problems = red_book_problems(album, fmt_name)
+            if cd_problems:
+                problems.extend(cd_problems)
+                continue
         fconf = _format_config(fmt)
         ext = EXTENSIONS[fmt.codec]
         gain_name = f"gain:{aid}:{fmt_name}"
@@ -441,6 +446,59 @@ DDP_FILES = ("DDPID", "DDPMS", "PQDESCR", "IMAGE.DAT", "CDTEXT.BIN", "CHECKSUM.M
 def _catalog(upc: str | None) -> str | None:
     """A CD's catalogue number is 13 digits: a UPC-A gets a leading 0."""
     return None if upc is None else upc.zfill(13)
+
+
+def _estimated_samples(album: LoadedAlbum, track: Track) -> int:
+    """A track's length at 44.1 kHz from its source header and trims (before rendering).
+
+    Automatic trimming is only known after a scan: such a track counts untrimmed here
+    and is checked again when the programme is built.
+    """
+    info = album.source_info[track.id]
+    kept = info.frames
+    if track.trim.auto_threshold_db is None:
+        kept -= round(track.trim.start_s * info.sample_rate_hz) + round(
+            track.trim.end_s * info.sample_rate_hz
+        )
+    return max(1, round(kept * 44100 / info.sample_rate_hz))
+
+
+def red_book_problems(album: LoadedAlbum, fmt_name: str) -> list[MasterbuildError]:
+    """Red Book and CD-Text problems of a CD format, found before anything renders."""
+    from masterbuild.cd.cdtext import CdTextError, encode_cdtext
+    from masterbuild.cd.redbook import check_layout
+    from masterbuild.cd.sequence import TrackTiming, sequence
+
+    m = album.manifest
+    shown = _display(album.manifest_path)
+    timings = [
+        TrackTiming(
+            id=t.id,
+            title=t.title,
+            performer=t.artist or m.album.artist,
+            samples=_estimated_samples(album, t),
+            gap_s=m.master.gap_s if t.gap_s is None else t.gap_s,
+            crossfade_s=t.crossfade_s,
+            boundary_s=t.boundary_s,
+            index_s=tuple(t.index_s),
+            songwriter=t.composer,
+            isrc=t.isrc,
+        )
+        for t in m.tracks
+    ]
+    try:
+        _, layout = sequence(timings, m.album.title, m.album.artist, _catalog(m.album.upc))
+    except ValueError as exc:
+        return [MasterbuildError(shown, "tracks", str(exc))]
+    locations = [f"tracks[{i}]" for i in range(len(m.tracks))]
+    problems = [
+        MasterbuildError(shown, p.location, p.message) for p in check_layout(layout, locations)
+    ]
+    try:
+        encode_cdtext(layout)
+    except CdTextError as exc:
+        problems.append(MasterbuildError(shown, f"formats.{fmt_name}", f"CD-Text: {exc}"))
+    return problems
 
 
 def _programme_spec(

@@ -122,6 +122,15 @@ def test_revised_track_rerenders_it_and_the_programme_only(built):
     assert "programme:album:cd" in ran
 
 
+def test_cd_text_outside_latin1_is_found_before_rendering(tmp_path, capsys):
+    m = manifest(1, formats={"cd": dict(CD)})
+    m["tracks"][0]["title"] = "夜明け"
+    album = make_album(tmp_path, m, seconds=5.0)
+    assert main(["validate", str(album)]) == 1
+    err = capsys.readouterr().err
+    assert "formats.cd: CD-Text: " in err and "ISO 8859-1" in err
+
+
 def test_a_cd_format_must_be_red_book_audio(tmp_path, capsys):
     m = manifest(1, formats={"cd": {**CD, "sample_rate": 48000}})
     album = make_album(tmp_path, m)
@@ -140,7 +149,9 @@ def test_a_track_under_four_seconds_is_a_one_line_error(tmp_path, capsys):
     text = out.out + out.err
     assert "album.toml: tracks[0]: is 3.00 s" in text and "at least 4.00 s" in text
     assert "Traceback" not in text
-    assert len([ln for ln in text.splitlines() if not ln.startswith("  ")]) == 1  # one line
+    assert len(text.strip().splitlines()) == 1  # one line, and no task ran
+    assert not (album / ".masterbuild/cache/render").exists()  # found before rendering
+    assert main(["validate", str(album)]) == 1  # validate finds it too
 
 
 def test_ddp_info_verifies_prints_and_extracts(built, tmp_path, capsys):
