@@ -384,12 +384,18 @@ def plan_album(album: LoadedAlbum, formats: list[str] | None = None) -> list[Tas
         )
         report_deps += [*tag_names, pname]
         format_summaries[fmt_name] = {
+            "cd": cd,
             "codec": fmt.codec,
             "loudness": fmt.loudness.model_dump(mode="json"),
             "true_peak_ceiling_db": fmt.true_peak_ceiling_db,
             "loudness_task": loud_name,
             "tracks": [
-                {"id": t.id, "file": f"{fmt_name}/{names[t.id]}", "master": delivered[t.id]}
+                {
+                    "id": t.id,
+                    "file": f"{fmt_name}/{names[t.id]}",
+                    "master": delivered[t.id],
+                    "isrc": t.isrc,
+                }
                 for t in m.tracks
             ],
         }

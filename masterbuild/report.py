@@ -42,7 +42,12 @@ def build_report(spec: TaskSpec, inputs: dict[str, Any]) -> dict[str, Any]:
         album = up["albums"].get(fmt_name) or {}
         ceiling = f["true_peak_ceiling_db"]
         peaks = [t["true_peak_dbtp"] for t in tracks if t["true_peak_dbtp"] is not None]
+        if f.get("cd"):
+            pq = pq_rows(f["tracks"], [up["masters"].get(t["master"]) or {} for t in f["tracks"]])
+        else:
+            pq = None
         formats[fmt_name] = {
+            **({"pq": pq} if pq is not None else {}),
             "codec": f["codec"],
             "album_lufs": album.get("album_lufs"),
             "target": f["loudness"],
@@ -65,6 +70,27 @@ def build_report(spec: TaskSpec, inputs: dict[str, Any]) -> dict[str, Any]:
     write_json_atomic(json_path, report)
     write_bytes_atomic(html_path, render_html(report).encode("utf-8"))
     return {"formats": sorted(formats)}
+
+
+def pq_rows(tracks: list[dict[str, Any]], results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The PQ sheet of a CD format: each track's INDEX 01, length, pause and ISRC."""
+    from masterbuild.cd.layout import frames_to_msf
+
+    rows = []
+    for n, (t, r) in enumerate(zip(tracks, results, strict=True), start=1):
+        if r.get("start_frame") is None:
+            continue
+        rows.append(
+            {
+                "track": n,
+                "id": t["id"],
+                "start": frames_to_msf(r["start_frame"]),
+                "length": frames_to_msf(r["length_frames"]),
+                "pause": frames_to_msf(r["pregap_frames"]),
+                "isrc": t.get("isrc"),
+            }
+        )
+    return rows
 
 
 def _cell(value: Any) -> str:
@@ -106,5 +132,15 @@ def render_html(report: dict[str, Any]) -> str:
         for t in f["tracks"]:
             parts.append("<tr>" + "".join(f"<td>{_cell(t.get(c))}</td>" for c in cols) + "</tr>")
         parts.append("</table>")
+        if f.get("pq"):
+            pq_cols = ("track", "start", "length", "pause", "isrc")
+            parts.append(
+                "<h3>PQ sheet</h3><table><tr>" + "".join(f"<th>{c}</th>" for c in pq_cols) + "</tr>"
+            )
+            for row in f["pq"]:
+                parts.append(
+                    "<tr>" + "".join(f"<td>{_cell(row.get(c))}</td>" for c in pq_cols) + "</tr>"
+                )
+            parts.append("</table>")
     parts.append("</body></html>\n")
     return "\n".join(parts)

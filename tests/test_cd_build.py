@@ -172,3 +172,23 @@ def test_ddp_info_verifies_prints_and_extracts(built, tmp_path, capsys):
     assert main(["ddp-info", str(damaged)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "IMAGE.DAT" in err[0]
+
+
+def test_report_pq_sheet_matches_the_ddp(built):
+    import json
+
+    from masterbuild.cd.layout import frames_to_msf
+
+    album, _ = built
+    pq = json.loads((album / "masters/report.json").read_text())["formats"]["cd"]["pq"]
+    layout = read_ddp(album / "masters/cd/DDP").layout
+    assert [(r["start"], r["length"], r["pause"], r["isrc"]) for r in pq] == [
+        (
+            frames_to_msf(t.start_frame),
+            frames_to_msf(t.length_frames),
+            frames_to_msf(t.pregap_frames),
+            t.isrc,
+        )
+        for t in layout.tracks
+    ]
+    assert "PQ sheet" in (album / "masters/report.html").read_text()
