@@ -85,9 +85,15 @@ def safe_file_name(name: str) -> str:
     return cleaned
 
 
+def delivered_tracks(album: LoadedAlbum, fmt: Format) -> list[Track]:
+    """The tracks a format delivers as files: on a CD a hidden track is no track."""
+    return [t for t in album.manifest.tracks if not (fmt.is_cd and t.hidden)]
+
+
 def deliverable_names(album: LoadedAlbum, fmt_name: str, fmt: Format) -> dict[str, str]:
     """Track id -> file name (with extension) inside masters/<format>/."""
     m = album.manifest
+    tracks = delivered_tracks(album, fmt)
     shown = _display(album.manifest_path)
     loc = f"formats.{fmt_name}.name"
     try:
@@ -101,10 +107,10 @@ def deliverable_names(album: LoadedAlbum, fmt_name: str, fmt: Format) -> dict[st
         )
     names: dict[str, str] = {}
     used: dict[str, str] = {}
-    for n, track in enumerate(m.tracks, start=1):
+    for n, track in enumerate(tracks, start=1):
         values = {
             "n": n,
-            "N": len(m.tracks),
+            "N": len(tracks),
             "title": track.title,
             "artist": track.artist or m.album.artist,
             "album": m.album.title,
@@ -146,7 +152,7 @@ def _format_config(fmt: Format) -> dict[str, Any]:
     }
 
 
-def _tag_fields(album: LoadedAlbum, track: Track, n: int) -> dict[str, Any]:
+def _tag_fields(album: LoadedAlbum, track: Track, n: int, total: int) -> dict[str, Any]:
     a = album.manifest.album
     return {
         "title": track.title,
@@ -154,7 +160,7 @@ def _tag_fields(album: LoadedAlbum, track: Track, n: int) -> dict[str, Any]:
         "album": a.title,
         "album_artist": a.artist,
         "track_number": n,
-        "track_total": len(album.manifest.tracks),
+        "track_total": total,
         "disc_number": a.disc_number,
         "disc_total": a.disc_total,
         "date": a.date,
@@ -270,6 +276,7 @@ def plan_album(album: LoadedAlbum, formats: list[str] | None = None) -> list[Tas
             )
         master_names = {}
         cd = fmt.is_cd
+        shown = delivered_tracks(album, fmt)
         # A CD format's masters stay float (limited, not dithered): the programme task
         # lays them out, dithers the whole disc once and cuts the per-track files.
         mconf = {**fconf, "bit_depth": 32, "dither": "none"} if cd else fconf
@@ -307,7 +314,7 @@ def plan_album(album: LoadedAlbum, formats: list[str] | None = None) -> list[Tas
             programme = _programme_spec(album, fmt_name, fmt, master_names, state, cache, masters)
             specs.append(programme)
             deliverables.extend(t for t in programme.targets if t.startswith(str(masters)))
-            delivered = {t.id: f"{pname}#{t.id}" for t in m.tracks}
+            delivered = {t.id: f"{pname}#{t.id}" for t in shown}
         loud_name = f"loudness:{aid}:{fmt_name}"
         specs.append(
             TaskSpec(
@@ -320,15 +327,14 @@ def plan_album(album: LoadedAlbum, formats: list[str] | None = None) -> list[Tas
                 config={"tracks": sorted(delivered.values())},
                 params={
                     "powers": [
-                        str(cache / "master" / fmt_name / f"{t.id}.{ext}.powers.npy")
-                        for t in m.tracks
+                        str(cache / "master" / fmt_name / f"{t.id}.{ext}.powers.npy") for t in shown
                     ]
                 },
                 doc=f"album loudness of the {fmt_name} masters",
             )
         )
         tag_names = []
-        for n, track in enumerate(m.tracks, start=1):
+        for n, track in enumerate(shown, start=1):
             tname = f"tag:{aid}:{fmt_name}:{track.id}"
             tag_names.append(tname)
             final = masters / fmt_name / names[track.id]
@@ -346,7 +352,7 @@ def plan_album(album: LoadedAlbum, formats: list[str] | None = None) -> list[Tas
                         "version": TAG_VERSION,
                         "codec": fmt.codec,
                         "file": f"{fmt_name}/{names[track.id]}",
-                        "tags": _tag_fields(album, track, n),
+                        "tags": _tag_fields(album, track, n, len(shown)),
                     },
                     files=files,
                     params={
@@ -375,9 +381,9 @@ def plan_album(album: LoadedAlbum, formats: list[str] | None = None) -> list[Tas
                             "artist": t.artist or m.album.artist,
                             "title": t.title,
                         }
-                        for t in m.tracks
+                        for t in shown
                     ],
-                    "masters": [delivered[t.id] for t in m.tracks],
+                    "masters": [delivered[t.id] for t in shown],
                 },
                 doc=f"M3U playlist of {fmt_name}",
             )
@@ -396,7 +402,7 @@ def plan_album(album: LoadedAlbum, formats: list[str] | None = None) -> list[Tas
                     "master": delivered[t.id],
                     "isrc": t.isrc,
                 }
-                for t in m.tracks
+                for t in shown
             ],
         }
     if problems:
@@ -489,6 +495,7 @@ def red_book_problems(album: LoadedAlbum, fmt_name: str) -> list[MasterbuildErro
             index_s=tuple(t.index_s),
             songwriter=t.composer,
             isrc=t.isrc,
+            hidden=t.hidden,
         )
         for t in m.tracks
     ]
@@ -496,7 +503,7 @@ def red_book_problems(album: LoadedAlbum, fmt_name: str) -> list[MasterbuildErro
         _, layout = sequence(timings, m.album.title, m.album.artist, _catalog(m.album.upc))
     except ValueError as exc:
         return [MasterbuildError(shown, "tracks", str(exc))]
-    locations = [f"tracks[{i}]" for i in range(len(m.tracks))]
+    locations = [f"tracks[{i}]" for i, t in enumerate(m.tracks) if not t.hidden]
     problems = [
         MasterbuildError(shown, p.location, p.message) for p in check_layout(layout, locations)
     ]
@@ -525,7 +532,8 @@ def _programme_spec(
         targets += [str(out / f"{image_stem}.wav"), str(out / f"{image_stem}.cue")]
     if fmt.ddp:
         targets += [str(out / "DDP" / name) for name in DDP_FILES]
-    cuts = {t.id: str(cache / "master" / fmt_name / f"{t.id}.wav") for t in m.tracks}
+    shown = delivered_tracks(album, fmt)
+    cuts = {t.id: str(cache / "master" / fmt_name / f"{t.id}.wav") for t in shown}
     targets += list(cuts.values())
     return TaskSpec(
         name=f"programme:{album.album_id}:{fmt_name}",
@@ -557,6 +565,7 @@ def _programme_spec(
                     "crossfade_s": t.crossfade_s,
                     "boundary_s": t.boundary_s,
                     "index_s": list(t.index_s),
+                    "hidden": t.hidden,
                     "master": master_names[t.id],
                 }
                 for t in m.tracks
@@ -568,7 +577,7 @@ def _programme_spec(
                 t.id: str(cache / "master" / fmt_name / f"{t.id}.f32.wav") for t in m.tracks
             },
             "cuts": cuts,
-            "powers": {t.id: f"{cuts[t.id]}.powers.npy" for t in m.tracks},
+            "powers": {t.id: f"{cuts[t.id]}.powers.npy" for t in shown},
             "out_dir": str(out),
             "programme": str(cache / "master" / fmt_name / "programme.wav"),
         },

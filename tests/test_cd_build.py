@@ -192,3 +192,33 @@ def test_report_pq_sheet_matches_the_ddp(built):
         for t in layout.tracks
     ]
     assert "PQ sheet" in (album / "masters/report.html").read_text()
+
+
+def test_hidden_track_lives_in_the_pregap_on_cd_and_is_a_track_elsewhere(tmp_path):
+    m = manifest(3, formats={"cd": dict(CD), "flac": {"codec": "flac", "sample_rate": 44100}})
+    m["tracks"][0]["hidden"] = True
+    album = make_album(tmp_path, m, seconds=5.0)
+    run(album)
+    cd = sorted(p.name for p in (album / "masters/cd").glob("0*.wav"))
+    assert cd == ["01 Track 2.wav", "02 Track 3.wav"]  # no file, no number for the hidden track
+    flac = sorted(p.name for p in (album / "masters/flac").glob("*.flac"))
+    assert flac == ["01 Track 1.flac", "02 Track 2.flac", "03 Track 3.flac"]
+    layout = read_ddp(album / "masters/cd/DDP").layout
+    assert len(layout.tracks) == 2 and layout.tracks[0].pregap_start_frame == 0
+    image, _ = sf.read(album / "masters/cd/Test Album.wav", dtype="int16")
+    pregap = image[: layout.tracks[0].start_frame * SAMPLES_PER_FRAME]
+    assert np.abs(pregap[: 4 * 44100].astype(float)).mean() > 100  # the hidden audio is there
+    from masterbuild.tags import read_tags
+
+    tags = read_tags(album / "masters/cd/01 Track 2.wav", "wav")
+    assert (tags["track_number"], tags["track_total"]) == ("1", "2")
+    cue = (album / "masters/cd/Test Album.cue").read_text(encoding="latin-1")
+    assert "INDEX 00 00:00:00" in cue and "TRACK 03" not in cue
+
+
+def test_only_the_first_track_can_hide(tmp_path, capsys):
+    m = manifest(2, formats={"cd": dict(CD)})
+    m["tracks"][1]["hidden"] = True
+    album = make_album(tmp_path, m, seconds=5.0)
+    assert main(["validate", str(album)]) == 1
+    assert "tracks[1].hidden: only the first" in capsys.readouterr().err

@@ -98,3 +98,17 @@ def test_msf():
     assert frames_to_msf(0) == "00:00:00"
     assert frames_to_msf(150) == "00:02:00"
     assert frames_to_msf((79 * 60 + 57) * 75 + 74) == "79:57:74"
+
+
+def test_hidden_track_plays_in_track_ones_pause():
+    hidden, first = 600 * SPF + 10, 400 * SPF
+    placements, layout = sequence(
+        [t(0, hidden, hidden=True), t(1, first, gap_s=1.0), t(2, 300 * SPF)], "A", "P"
+    )
+    assert [tr.number for tr in layout.tracks] == [1, 2]  # the hidden track is no CD track
+    one = layout.tracks[0]
+    assert one.pregap_start_frame == 0 and placements[0].audio_start_sample == 0
+    assert one.start_frame == 601 + 75  # after the hidden audio (padded) and a 1 s pause
+    assert one.pregap_frames * SPF >= hidden  # the whole hidden audio lies in INDEX 00
+    with pytest.raises(ValueError, match="first of two or more"):
+        sequence([t(1, 300 * SPF), t(2, 300 * SPF, hidden=True)], "A", "P")

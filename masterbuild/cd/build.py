@@ -62,6 +62,7 @@ def _layout(spec: TaskSpec) -> tuple[list[Any], CdLayout]:
             index_s=tuple(t["index_s"]),
             songwriter=t["songwriter"],
             isrc=t["isrc"],
+            hidden=t.get("hidden", False),
         )
         for t in c["tracks"]
     ]
@@ -71,7 +72,7 @@ def _layout(spec: TaskSpec) -> tuple[list[Any], CdLayout]:
         )
     except ValueError as exc:
         raise MasterbuildError(p["manifest"], "tracks", str(exc)) from None
-    locations = [f"tracks[{i}]" for i in range(len(timings))]
+    locations = [f"tracks[{i}]" for i, t in enumerate(timings) if not t.hidden]
     problems = check_layout(layout, locations)
     if problems:
         raise ManifestErrors(
@@ -119,8 +120,9 @@ def build_programme(spec: TaskSpec, inputs: dict[str, Any]) -> dict[str, Any]:
     if c["ddp"]:
         write_ddp(out_dir / "DDP", layout, image, cdtext)
     tracks: dict[str, Any] = {}
+    visible = [t["id"] for t in c["tracks"] if not t.get("hidden")]
     for track in layout.tracks:
-        tid = c["tracks"][track.number - 1]["id"]
+        tid = visible[track.number - 1]
         start, stop = track.start_frame * SAMPLES_PER_FRAME, track.end_frame * SAMPLES_PER_FRAME
         cut = Path(p["cuts"][tid])
         digest = _cut(image, start, stop, cut)

@@ -44,6 +44,7 @@ class TrackTiming:
     index_s: tuple[float, ...] = ()  # further index points, from the track's INDEX 01
     songwriter: str | None = None
     isrc: str | None = None
+    hidden: bool = False  # first track only: its audio plays in track 1's INDEX 00
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,8 @@ def sequence(
     """
     if not tracks:
         raise ValueError("a CD needs at least one track")
+    if any(t.hidden for t in tracks[1:]) or (tracks[0].hidden and len(tracks) < 2):
+        raise ValueError("only the first of two or more tracks can be hidden")
     placements: list[Placement] = []
     starts: list[int] = []  # INDEX 01 frame of each track
     pregaps: list[int] = []  # INDEX 00 frame
@@ -81,7 +84,17 @@ def sequence(
     for i, t in enumerate(tracks):
         xfade = round(t.crossfade_s * SAMPLE_RATE_HZ)
         segue = i > 0 and xfade == 0 and _frames_up(t.gap_s) == 0
-        if segue:
+        if t.hidden:
+            # audio from the first sample; the next track's INDEX 00 is the disc's start
+            audio_start, start_frame, pregap_frame, fade_in = 0, 0, 0, 0
+        elif i == 1 and tracks[0].hidden:
+            pregap_frame = 0
+            start_frame = max(
+                -(-prev_end // SAMPLES_PER_FRAME) + _frames_up(t.gap_s), MIN_FIRST_PAUSE_FRAMES
+            )
+            audio_start = start_frame * SAMPLES_PER_FRAME
+            fade_in = 0
+        elif segue:
             audio_start = prev_end
             start_frame = max(audio_start // SAMPLES_PER_FRAME, starts[-1] + 1)
             pregap_frame = start_frame
@@ -120,13 +133,15 @@ def sequence(
 
     cd_tracks = []
     for i, t in enumerate(tracks):
+        if t.hidden:
+            continue
         end = pregaps[i + 1] if i + 1 < len(tracks) else total_frames
         indexes = tuple(starts[i] + round(s * FRAMES_PER_SECOND) for s in t.index_s)
         if any(not starts[i] < f < end for f in indexes):
             raise ValueError(f"track {t.id!r}: an index point lies outside the track")
         cd_tracks.append(
             CdTrack(
-                number=i + 1,
+                number=len(cd_tracks) + 1,
                 title=t.title,
                 performer=t.performer,
                 pregap_start_frame=pregaps[i],

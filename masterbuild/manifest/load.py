@@ -196,6 +196,12 @@ def load_album(path: str | Path, check_sources: bool = True) -> LoadedAlbum:
             problem(f"tracks[{i}].id", f"{track.id!r} is already used by tracks[{seen[track.id]}]")
         seen.setdefault(track.id, i)
 
+    for i, track in enumerate(manifest.tracks):
+        if track.hidden and (i > 0 or len(manifest.tracks) < 2):
+            problem(
+                f"tracks[{i}].hidden",
+                "only the first of two or more tracks can hide in track 1's pregap",
+            )
     if manifest.tracks[0].crossfade_s > 0:
         problem("tracks[0].crossfade_s", "the first track has nothing to crossfade with: set 0")
 

@@ -207,6 +207,7 @@ class Track(Strict):
     crossfade_s: float = Field(default=0.0, ge=0, le=30)  # CD: overlap with the previous track
     boundary_s: float | None = Field(default=None, ge=0, le=30)  # CD: INDEX 01 into the overlap
     index_s: list[float] = Field(default_factory=list)  # CD: INDEX 02.. from the track start
+    hidden: bool = False  # CD: first track only, its audio hides in track 1's INDEX 00
     chain: list[Stage] | None = None
 
     @model_validator(mode="after")
