@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -120,6 +121,17 @@ def cmd_notes(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_presets(args: argparse.Namespace) -> int:
+    from masterbuild.manifest.models import PRESETS
+
+    for name, preset in PRESETS.items():
+        print(f"{name}: {preset['description']}")
+        for key, value in preset.items():
+            if key != "description":
+                print(f"    {key} = {json.dumps(value)}")
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from masterbuild.manifest.models import Manifest
 
@@ -159,6 +171,8 @@ def make_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("notes", help="the album's session notes")
     p.add_argument("album", metavar="ALBUM")
     p.set_defaults(func=cmd_notes)
+    p = sub.add_parser("presets", help="list the delivery presets a format can name")
+    p.set_defaults(func=cmd_presets)
     p = sub.add_parser("schema", help="JSON Schema of the manifest")
     p.set_defaults(func=cmd_schema)
     return parser
@@ -179,6 +193,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("masterbuild: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `masterbuild presets | head`: the reader left, nothing is wrong
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

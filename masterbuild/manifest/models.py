@@ -7,7 +7,7 @@ on disk, doit or DSP. Every model forbids unknown keys so typos never pass silen
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -261,7 +261,19 @@ class Loudness(Strict):
         return self
 
 
+def _load_presets() -> dict[str, dict[str, Any]]:
+    import tomllib
+    from importlib import resources
+
+    text = resources.files("masterbuild.manifest").joinpath("presets.toml").read_text("utf-8")
+    return tomllib.loads(text)
+
+
+PRESETS: dict[str, dict[str, Any]] = _load_presets()
+
+
 class Format(Strict):
+    preset: str | None = None  # a name from `masterbuild presets`; other keys override it
     codec: Codec
     sample_rate: int = Field(default=44100, ge=8000, le=384000)
     bit_depth: Literal[16, 24, 32] | None = None
@@ -274,6 +286,17 @@ class Format(Strict):
     ddp: bool = False
     bitrate_kbps: int | None = None
     quality: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_preset(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or data.get("preset") is None:
+            return data
+        name = data["preset"]
+        if name not in PRESETS:
+            raise ValueError(f"unknown preset {name!r}: one of " + ", ".join(PRESETS))
+        base = {k: v for k, v in PRESETS[name].items() if k != "description"}
+        return {**base, **data}
 
     @model_validator(mode="after")
     def _codec_can_carry(self) -> Format:
