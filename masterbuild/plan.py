@@ -31,7 +31,7 @@ from masterbuild.manifest.load import LoadedAlbum, _display
 from masterbuild.manifest.models import Format, Track
 
 RENDER_VERSION = 2  # 2: results carry the meter's Kaiser-sinc true peak
-MASTER_VERSION = 3  # 2: true-peak limiter in the master step; 3: 32-tap true-peak filter
+MASTER_VERSION = 4  # 2: limiter; 3: 32-tap true-peak filter; 4: the ceiling wins remakes
 PROGRAMME_VERSION = 1
 GAIN_VERSION = 3  # 2: solved through the limiter; 3: limiter/meter v2
 TAG_VERSION = 1

@@ -34,7 +34,7 @@ from masterbuild.state import file_digest
 from masterbuild.tags import normalize_ogg_serial
 
 CHANNELS = 2
-MAX_PEAK_ATTEMPTS = 4
+MAX_PEAK_ATTEMPTS = 6
 PEAK_MARGIN_DB = 0.05
 LOUDNESS_TOLERANCE_LU = 0.1
 
@@ -322,16 +322,27 @@ def master_track(spec: TaskSpec, inputs: dict[str, Any]) -> dict[str, Any]:
                 loud = measure_blocks(read_blocks(tmp), out_sr, CHANNELS)
                 over_db = loud.true_peak_dbtp - ceiling
                 short_lu = 0.0
+                if over_db > 0:
+                    chase_target = False  # once over, the ceiling wins for good: no see-saw
                 if chase_target and math.isfinite(loud.integrated_lufs):
                     short_lu = fmt["loudness"]["target_lufs"] - loud.integrated_lufs
+                if over_db > 0 and attempt == MAX_PEAK_ATTEMPTS:
+                    raise MasterbuildError(
+                        spec.name,
+                        "true peak",
+                        f"still {loud.true_peak_dbtp:+.2f} dBTP after {attempt} attempts, over "
+                        f"the {ceiling} dBTP ceiling: lower the loudness target or, for a "
+                        "lossy codec, raise the bitrate",
+                    )
                 if attempt < MAX_PEAK_ATTEMPTS and (
                     over_db > 0 or short_lu > LOUDNESS_TOLERANCE_LU
                 ):
+                    # The ceiling wins: an attempt that went over only comes down.
                     if over_db > 0 and limiter:
                         limiter_ceiling -= over_db + PEAK_MARGIN_DB
                     elif over_db > 0:
                         gain_db -= over_db + PEAK_MARGIN_DB
-                    if short_lu > LOUDNESS_TOLERANCE_LU:
+                    else:
                         gain_db += short_lu
                     raise _Retry()
                 digest = file_digest(tmp)

@@ -28,6 +28,8 @@ TRACK_KEYS = (
     "applied_gain_db",
     "peak_reduction_db",
     "clipped_samples",
+    "attempts",  # > 1: the file was remade after an overshoot (codec, dither) or a shortfall
+    "limiter_ceiling_dbtp",  # the ceiling the limiter finally ran at
 )
 
 

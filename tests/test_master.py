@@ -143,3 +143,56 @@ def test_limiter_off_caps_the_gain_instead(tmp_path):
     peaks = [t["true_peak_dbtp"] for t in report["tracks"]]
     assert max(peaks) <= -1.0 and max(peaks) >= -1.3  # the loudest track sets the gain
     assert report["album_lufs"] < -3.5  # short of the target: the cap, not the target, decided
+
+
+def test_lossy_overshoot_is_remade_and_reported(tmp_path):
+    """A loud, dense master overshoots in MP3 decoding: the limiter's ceiling is lowered
+    until the decoded file is under the ceiling, and the report says how."""
+    sr = 44100
+    rng = np.random.default_rng(11)
+    x = np.clip(rng.standard_normal((int(4 * sr), 2)) * 0.5, -1, 1)
+    m = manifest(
+        1,
+        formats={
+            "mp3": {
+                "codec": "mp3",
+                "sample_rate": sr,
+                "bitrate_kbps": 128,
+                "loudness": {"mode": "track", "target_lufs": -7.0},
+                "true_peak_ceiling_db": -1.0,
+            }
+        },
+    )
+    album = tmp_path / "album"
+    write_mix(album / "mixes/t1.wav", x, sr, subtype="FLOAT")
+    m["master"]["chain"] = []
+    make_album(tmp_path, m)
+    run(album)
+    track = _report(album)["formats"]["mp3"]["tracks"][0]
+    assert track["true_peak_dbtp"] <= -1.0
+    assert track["attempts"] >= 2 and track["limiter_ceiling_dbtp"] < -1.0
+
+
+def test_an_unreachable_ceiling_fails_loudly_instead_of_delivering_an_over(tmp_path, monkeypatch):
+    """If no attempt gets under the ceiling (here: a decoder that always reads +0.5 dBTP),
+    the build says so and delivers nothing, rather than an over."""
+    import dataclasses
+    import io
+
+    import masterbuild.render as render
+    from masterbuild.tasks import build
+
+    real = render.measure_blocks
+
+    def always_over(blocks, sr, ch):
+        return dataclasses.replace(real(blocks, sr, ch), true_peak_dbtp=0.5)
+
+    album = make_album(tmp_path, manifest(1, formats={"out": _fmt(loudness={"mode": "none"})}))
+    monkeypatch.setattr(render, "measure_blocks", always_over)
+    outcome = build([album], out=io.StringIO())
+    assert outcome.status == 1
+    assert any(
+        "still +0.50 dBTP after 6 attempts, over the -1.0 dBTP ceiling" in msg
+        for _, msg in outcome.failures
+    )
+    assert not (album / "masters/out/01 Track 1.wav").exists()
