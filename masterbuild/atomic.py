@@ -85,6 +85,14 @@ def write_json_atomic(final: Path, obj: Any) -> None:
     write_bytes_atomic(final, (text + "\n").encode("utf-8"))
 
 
+def write_npy_atomic(final: Path, array: Any) -> None:
+    """A numpy array as .npy, atomically (numpy imported here only when used)."""
+    import numpy as np
+
+    with atomic_output(final) as tmp, tmp.open("wb") as f:
+        np.save(f, array)
+
+
 def copy_atomic(src: Path, final: Path) -> Path:
     """Copy `src` to a temp file beside `final` and return the temp path (not renamed)."""
     ensure_dir(final.parent)

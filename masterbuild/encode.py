@@ -15,7 +15,7 @@ import numpy as np
 import soundfile as sf
 from soundfile import _ffi, _snd
 
-from masterbuild.dsp.dither import quantize
+from masterbuild.dsp.dither import make_quantizer
 
 _SFC_SET_ADD_PEAK_CHUNK = 0x1050  # libsndfile sndfile.h
 _SF_FALSE = 0
@@ -86,22 +86,13 @@ def write_stream(
     """Encode float blocks (full scale +-1) to `path`; returns the count of clipped samples."""
     enc = encoding_for(fmt, channels)
     depth = fmt.get("bit_depth")
-    dither = fmt.get("dither", "none")
     clipped = 0
-    shaper_state = None
-    if depth in (16, 24) and dither == "shaped":
-        from masterbuild.dsp.noiseshape import quantize_shaped, shaped_initial_state
-
-        shaper_state = shaped_initial_state(channels, sample_rate_hz)
+    if depth in (16, 24):
+        quantizer = make_quantizer(depth, fmt.get("dither", "none"), rng, sample_rate_hz, channels)
     with open_writer(path, enc, sample_rate_hz, channels) as f:
         for block in blocks:
             if depth in (16, 24):
-                if shaper_state is not None:
-                    codes, n, shaper_state = quantize_shaped(
-                        block, depth, rng, shaper_state, sample_rate_hz
-                    )
-                else:
-                    codes, n = quantize(block, depth, dither, rng)
+                codes, n = quantizer(block)
                 clipped += n
                 f.write(codes.astype(np.int16) if depth == 16 else codes << 8)
             else:

@@ -475,42 +475,47 @@ def _estimated_samples(album: LoadedAlbum, track: Track) -> int:
     return max(1, round(kept * 44100 / info.sample_rate_hz))
 
 
+def cd_track_configs(album: LoadedAlbum) -> list[dict[str, Any]]:
+    """What the CD sequencer needs of each track, as plain data (the programme's config)."""
+    m = album.manifest
+    return [
+        {
+            "id": t.id,
+            "title": t.title,
+            "performer": t.artist or m.album.artist,
+            "songwriter": t.composer,
+            "isrc": t.isrc,
+            "gap_s": m.master.gap_s if t.gap_s is None else t.gap_s,
+            "crossfade_s": t.crossfade_s,
+            "boundary_s": t.boundary_s,
+            "index_s": list(t.index_s),
+            "hidden": t.hidden,
+        }
+        for t in m.tracks
+    ]
+
+
 def red_book_problems(album: LoadedAlbum, fmt_name: str) -> list[MasterbuildError]:
     """Red Book and CD-Text problems of a CD format, found before anything renders."""
     from masterbuild.cd.cdtext import CdTextError, encode_cdtext
-    from masterbuild.cd.redbook import check_layout
-    from masterbuild.cd.sequence import TrackTiming, sequence
+    from masterbuild.cd.redbook import sequence_checked
+    from masterbuild.cd.sequence import TrackTiming
 
     m = album.manifest
     shown = _display(album.manifest_path)
     timings = [
-        TrackTiming(
-            id=t.id,
-            title=t.title,
-            performer=t.artist or m.album.artist,
-            samples=_estimated_samples(album, t),
-            gap_s=m.master.gap_s if t.gap_s is None else t.gap_s,
-            crossfade_s=t.crossfade_s,
-            boundary_s=t.boundary_s,
-            index_s=tuple(t.index_s),
-            songwriter=t.composer,
-            isrc=t.isrc,
-            hidden=t.hidden,
-        )
-        for t in m.tracks
+        TrackTiming.from_config(c, _estimated_samples(album, t))
+        for c, t in zip(cd_track_configs(album), m.tracks, strict=True)
     ]
-    try:
-        _, layout = sequence(timings, m.album.title, m.album.artist, _catalog(m.album.upc))
-    except ValueError as exc:
-        return [MasterbuildError(shown, "tracks", str(exc))]
-    locations = [f"tracks[{i}]" for i, t in enumerate(m.tracks) if not t.hidden]
-    problems = [
-        MasterbuildError(shown, p.location, p.message) for p in check_layout(layout, locations)
-    ]
-    try:
-        encode_cdtext(layout)
-    except CdTextError as exc:
-        problems.append(MasterbuildError(shown, f"formats.{fmt_name}", f"CD-Text: {exc}"))
+    _, layout, found = sequence_checked(
+        timings, m.album.title, m.album.artist, _catalog(m.album.upc)
+    )
+    problems = [MasterbuildError(shown, p.location, p.message) for p in found]
+    if layout is not None:
+        try:
+            encode_cdtext(layout)
+        except CdTextError as exc:
+            problems.append(MasterbuildError(shown, f"formats.{fmt_name}", f"CD-Text: {exc}"))
     return problems
 
 
@@ -554,22 +559,7 @@ def _programme_spec(
                 "performer": m.album.artist,
                 "catalog": _catalog(m.album.upc),
             },
-            "tracks": [
-                {
-                    "id": t.id,
-                    "title": t.title,
-                    "performer": t.artist or m.album.artist,
-                    "songwriter": t.composer,
-                    "isrc": t.isrc,
-                    "gap_s": m.master.gap_s if t.gap_s is None else t.gap_s,
-                    "crossfade_s": t.crossfade_s,
-                    "boundary_s": t.boundary_s,
-                    "index_s": list(t.index_s),
-                    "hidden": t.hidden,
-                    "master": master_names[t.id],
-                }
-                for t in m.tracks
-            ],
+            "tracks": [{**c, "master": master_names[c["id"]]} for c in cd_track_configs(album)],
         },
         params={
             "manifest": _display(album.manifest_path),
@@ -583,7 +573,3 @@ def _programme_spec(
         },
         doc=f"CD programme of {fmt_name}: image, cue, DDP, per-track cuts",
     )
-
-
-def spec_paths_exist(spec: TaskSpec) -> bool:
-    return all(Path(t).exists() for t in spec.targets)

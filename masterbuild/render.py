@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from masterbuild.atomic import atomic_output
+from masterbuild.atomic import atomic_output, write_npy_atomic
 from masterbuild.audio import read_blocks
 from masterbuild.dsp.chain import run_chain
 from masterbuild.dsp.dither import dither_rng
@@ -54,11 +54,6 @@ def loudness_result(loud: Loudness) -> dict[str, Any]:
         "max_short_term_lufs": _finite(loud.max_short_term_lufs),
         "duration_s": round(loud.duration_s, 6),
     }
-
-
-def _save_npy(path: Path, array: np.ndarray) -> None:
-    with atomic_output(path) as tmp, tmp.open("wb") as f:
-        np.save(f, array)
 
 
 def _to_stereo(blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
@@ -135,7 +130,7 @@ def render_track(spec: TaskSpec, inputs: dict[str, Any]) -> dict[str, Any]:
                 yield f32.astype(np.float64)  # measure what is stored
 
         loud = measure_blocks(written(), sr, CHANNELS)
-    _save_npy(Path(p["powers"]), loud.block_powers)
+    write_npy_atomic(Path(p["powers"]), loud.block_powers)
     return {
         "digest": hasher.hexdigest(),
         "frames": total,
@@ -188,7 +183,7 @@ def _limited_powers(
     for stale in cache.glob(f"{track['id']}~*.npy"):  # older revisions of this track
         if not stale.name.startswith(f"{track['id']}~{digest[:20]}~"):
             stale.unlink(missing_ok=True)
-    _save_npy(path, powers)
+    write_npy_atomic(path, powers)
     return powers
 
 
@@ -349,7 +344,7 @@ def master_track(spec: TaskSpec, inputs: dict[str, Any]) -> dict[str, Any]:
         except _Retry:
             continue
         break
-    _save_npy(Path(spec.params["powers"]), loud.block_powers)
+    write_npy_atomic(Path(spec.params["powers"]), loud.block_powers)
     return {
         "digest": digest,
         "sample_rate": out_sr,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -81,15 +81,9 @@ def cached_digest(state_dir: Path, path: Path) -> str:
     digest = file_digest(path)
     # Cache only files that have settled: a file modified this very second may still
     # change within the same mtime tick.
-    if abs(os.path.getmtime(path) - _now()) > 1.0:
+    if abs(st.st_mtime - time.time()) > 1.0:
         write_json_atomic(entry, {"path": str(path), "stat": key, "digest": digest})
     return digest
-
-
-def _now() -> float:
-    import time
-
-    return time.time()
 
 
 def diff_inputs(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:

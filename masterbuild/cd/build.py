@@ -8,23 +8,23 @@ the per-track files agree sample for sample.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import soundfile as sf
 
-from masterbuild.atomic import atomic_output, write_bytes_atomic
-from masterbuild.audio import read_blocks
+from masterbuild.atomic import atomic_output, write_bytes_atomic, write_npy_atomic
 from masterbuild.cd.cdtext import CdTextError, encode_cdtext
 from masterbuild.cd.cue import cue_sheet_bytes
 from masterbuild.cd.ddp import write_ddp
 from masterbuild.cd.layout import SAMPLE_RATE_HZ, SAMPLES_PER_FRAME, CdLayout
 from masterbuild.cd.programme import write_programme
-from masterbuild.cd.redbook import check_layout
-from masterbuild.cd.sequence import TrackTiming, sequence
-from masterbuild.dsp.dither import dither_rng, quantize
-from masterbuild.dsp.loudness import measure_blocks
+from masterbuild.cd.redbook import sequence_checked
+from masterbuild.cd.sequence import Placement, TrackTiming
+from masterbuild.dsp.dither import dither_rng, make_quantizer
+from masterbuild.dsp.loudness import Loudness, measure_blocks
 from masterbuild.errors import ManifestErrors, MasterbuildError
 from masterbuild.plan import TaskSpec
 from masterbuild.render import loudness_result
@@ -33,47 +33,16 @@ from masterbuild.state import file_digest
 CUT_BLOCK_FRAMES = 65536
 
 
-def _quantizer(dither: str, seed: list[str]):  # a closure over the dither state
-    rng = dither_rng(*seed)
-    if dither == "shaped":
-        from masterbuild.dsp.noiseshape import quantize_shaped, shaped_initial_state
-
-        state = [shaped_initial_state(2, SAMPLE_RATE_HZ)]
-
-        def shaped(block: np.ndarray) -> np.ndarray:
-            codes, _, state[0] = quantize_shaped(block, 16, rng, state[0], SAMPLE_RATE_HZ)
-            return codes.astype(np.int16)
-
-        return shaped
-    return lambda block: quantize(block, 16, dither, rng)[0].astype(np.int16)
-
-
-def _layout(spec: TaskSpec) -> tuple[list[Any], CdLayout]:
+def _layout(spec: TaskSpec) -> tuple[list[Placement], CdLayout]:
+    """Sequence the real masters and check the disc again (lengths are exact now)."""
     c, p = spec.config, spec.params
     timings = [
-        TrackTiming(
-            id=t["id"],
-            title=t["title"],
-            performer=t["performer"],
-            samples=sf.info(p["masters"][t["id"]]).frames,
-            gap_s=t["gap_s"],
-            crossfade_s=t["crossfade_s"],
-            boundary_s=t["boundary_s"],
-            index_s=tuple(t["index_s"]),
-            songwriter=t["songwriter"],
-            isrc=t["isrc"],
-            hidden=t.get("hidden", False),
-        )
-        for t in c["tracks"]
+        TrackTiming.from_config(t, sf.info(p["masters"][t["id"]]).frames) for t in c["tracks"]
     ]
-    try:
-        placements, layout = sequence(
-            timings, c["album"]["title"], c["album"]["performer"], c["album"]["catalog"]
-        )
-    except ValueError as exc:
-        raise MasterbuildError(p["manifest"], "tracks", str(exc)) from None
-    locations = [f"tracks[{i}]" for i, t in enumerate(timings) if not t.hidden]
-    problems = check_layout(layout, locations)
+    album = c["album"]
+    placements, layout, problems = sequence_checked(
+        timings, album["title"], album["performer"], album["catalog"]
+    )
     if problems:
         raise ManifestErrors(
             [MasterbuildError(p["manifest"], pr.location, pr.message) for pr in problems]
@@ -81,21 +50,27 @@ def _layout(spec: TaskSpec) -> tuple[list[Any], CdLayout]:
     return placements, layout
 
 
-def _cut(image: Path, start: int, stop: int, target: Path) -> str:
-    """Copy image samples [start, stop) bit for bit into a 16-bit WAV; return its digest."""
+def _cut(image: Path, start: int, stop: int, target: Path) -> tuple[str, Loudness]:
+    """Copy image samples [start, stop) bit for bit into a 16-bit WAV, measuring them on
+    the way; return the file's digest and the loudness."""
+
+    def copied(src: sf.SoundFile, out: sf.SoundFile) -> Iterator[np.ndarray]:
+        src.seek(start)
+        left = stop - start
+        while left > 0:
+            block = src.read(min(CUT_BLOCK_FRAMES, left), dtype="int16", always_2d=True)
+            out.write(block)
+            left -= block.shape[0]
+            yield block / 32768.0  # what a decoder reads back from the file
+
     with atomic_output(target) as tmp:
         with (
             sf.SoundFile(str(image)) as src,
             sf.SoundFile(str(tmp), "w", SAMPLE_RATE_HZ, 2, subtype="PCM_16", format="WAV") as out,
         ):
-            src.seek(start)
-            left = stop - start
-            while left > 0:
-                block = src.read(min(CUT_BLOCK_FRAMES, left), dtype="int16", always_2d=True)
-                out.write(block)
-                left -= block.shape[0]
+            loud = measure_blocks(copied(src, out), SAMPLE_RATE_HZ, 2)
         digest = file_digest(tmp)
-    return digest
+    return digest, loud
 
 
 def build_programme(spec: TaskSpec, inputs: dict[str, Any]) -> dict[str, Any]:
@@ -111,9 +86,14 @@ def build_programme(spec: TaskSpec, inputs: dict[str, Any]) -> dict[str, Any]:
     stem = c["image_stem"]
     image = out_dir / f"{stem}.wav" if c["cue"] else Path(p["programme"])
     sources = {t: Path(path) for t, path in p["masters"].items()}
+    quantizer = make_quantizer(16, c["dither"], dither_rng(*c["seed"]), SAMPLE_RATE_HZ, 2)
     with atomic_output(image) as tmp:
         write_programme(
-            tmp, placements, sources, layout.total_frames, _quantizer(c["dither"], c["seed"])
+            tmp,
+            placements,
+            sources,
+            layout.total_frames,
+            lambda block: quantizer(block)[0].astype(np.int16),
         )
     if c["cue"]:
         write_bytes_atomic(out_dir / f"{stem}.cue", cue_sheet_bytes(layout, image.name))
@@ -124,11 +104,8 @@ def build_programme(spec: TaskSpec, inputs: dict[str, Any]) -> dict[str, Any]:
     for track in layout.tracks:
         tid = visible[track.number - 1]
         start, stop = track.start_frame * SAMPLES_PER_FRAME, track.end_frame * SAMPLES_PER_FRAME
-        cut = Path(p["cuts"][tid])
-        digest = _cut(image, start, stop, cut)
-        loud = measure_blocks(read_blocks(cut), SAMPLE_RATE_HZ, 2)
-        with atomic_output(Path(p["powers"][tid])) as tmp, tmp.open("wb") as f:
-            np.save(f, loud.block_powers)
+        digest, loud = _cut(image, start, stop, Path(p["cuts"][tid]))
+        write_npy_atomic(Path(p["powers"][tid]), loud.block_powers)
         tracks[tid] = {
             "digest": digest,
             "sample_rate": SAMPLE_RATE_HZ,

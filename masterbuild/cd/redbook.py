@@ -6,6 +6,7 @@ of a disc at once. Messages are one line: what is wrong, with figures, and how t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from masterbuild.cd.layout import (
@@ -18,6 +19,7 @@ from masterbuild.cd.layout import (
     CdLayout,
     frames_to_msf,
 )
+from masterbuild.cd.sequence import Placement, TrackTiming, sequence
 from masterbuild.manifest.identifiers import normalize_barcode, normalize_isrc
 
 
@@ -257,3 +259,18 @@ def check_audio_format(sample_rate_hz: int, bit_depth: int | None, channels: int
             )
         )
     return problems
+
+
+def sequence_checked(
+    timings: Sequence[TrackTiming], title: str, performer: str, catalog: str | None
+) -> tuple[list[Placement], CdLayout | None, list[Problem]]:
+    """Sequence the tracks and check the disc; locations are the manifest's `tracks[i]`.
+
+    Returns (placements, layout, problems); layout is None when sequencing failed.
+    """
+    try:
+        placements, layout = sequence(timings, title, performer, catalog)
+    except ValueError as exc:
+        return [], None, [Problem("tracks", str(exc))]
+    locations = [f"tracks[{i}]" for i, t in enumerate(timings) if not t.hidden]
+    return placements, layout, check_layout(layout, locations)

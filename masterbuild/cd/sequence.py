@@ -17,8 +17,9 @@ Rules (issue 4, Red Book):
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from masterbuild.cd.layout import (
     FRAMES_PER_SECOND,
@@ -45,6 +46,23 @@ class TrackTiming:
     songwriter: str | None = None
     isrc: str | None = None
     hidden: bool = False  # first track only: its audio plays in track 1's INDEX 00
+
+    @classmethod
+    def from_config(cls, track: Mapping[str, Any], samples: int) -> TrackTiming:
+        """From a CD track's plan config (masterbuild.plan.cd_track_configs)."""
+        return cls(
+            id=track["id"],
+            title=track["title"],
+            performer=track["performer"],
+            samples=samples,
+            gap_s=track["gap_s"],
+            crossfade_s=track["crossfade_s"],
+            boundary_s=track["boundary_s"],
+            index_s=tuple(track["index_s"]),
+            songwriter=track["songwriter"],
+            isrc=track["isrc"],
+            hidden=track["hidden"],
+        )
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ reproducible; dither is applied once, at the final word length, never twice.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 import numpy as np
 
@@ -39,3 +40,23 @@ def quantize(
     lo, hi = -scale, scale - 1.0
     clipped = int(np.count_nonzero((q < lo) | (q > hi)))
     return np.clip(q, lo, hi).astype(np.int32), clipped
+
+
+def make_quantizer(
+    bits: int, dither: str, rng: np.random.Generator | None, sample_rate_hz: int, channels: int
+) -> Callable[[np.ndarray], tuple[np.ndarray, int]]:
+    """A block-by-block quantiser: TPDF/none, or noise-shaped with its error history carried.
+
+    Returns `q(block) -> (int32 codes, clipped count)`; call it on consecutive blocks.
+    """
+    if dither != "shaped":
+        return lambda block: quantize(block, bits, dither, rng)
+    from masterbuild.dsp.noiseshape import quantize_shaped, shaped_initial_state
+
+    state = [shaped_initial_state(channels, sample_rate_hz)]
+
+    def shaped(block: np.ndarray) -> tuple[np.ndarray, int]:
+        codes, clipped, state[0] = quantize_shaped(block, bits, rng, state[0], sample_rate_hz)
+        return codes, clipped
+
+    return shaped
