@@ -1,0 +1,464 @@
+"""QC report pictures: pure functions from plain numpy data to PNG bytes.
+
+Every function draws on its own :class:`matplotlib.figure.Figure` through the Agg
+canvas (no pyplot, no global backend switch) and returns the PNG file as bytes, for
+:func:`data_uri` to inline into the self-contained ``masters/report.html``.
+
+The output is deterministic: the same data gives byte-identical PNG bytes (the PNG
+is written by Pillow from the Agg pixels, so it carries no ``Software`` or time
+stamp, and no layout step depends on anything but the data). Pictures are 100 dpi,
+12 inches wide and 256-colour; small multiples are laid out on a grid of at most
+:data:`_MAX_ROWS` rows so that a 30-track album stays readable.
+
+Series conventions (those of :mod:`masterbuild.dsp.loudness`):
+
+* momentary element ``j`` is the 400 ms window ending at ``(j + 4) * 100 ms``;
+* short-term element ``j`` is the 3 s window ending at ``(j + 30) * 100 ms``;
+* envelope bin ``i`` covers ``[i, i + 1) * envelope_hop_s``.
+
+Silence (-inf LUFS or dB) is drawn as a gap in the line, never as a dive to the
+bottom of the axes.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import to_rgb
+from matplotlib.figure import Figure
+from PIL import Image  # a matplotlib dependency
+
+__all__ = [
+    "OVER_COLOUR",
+    "TrackPlotData",
+    "album_profile_png",
+    "data_uri",
+    "loudness_over_time_png",
+    "spectrum_png",
+    "waveform_png",
+]
+
+DPI = 100
+_WIDTH_IN = 12.0
+_PANEL_HEIGHT_IN = 1.25  # one small-multiple panel, title and tick labels included
+_MAX_ROWS = 10  # more panels than this go into further columns
+_FONT_PT = 8
+_OVER_STRIP = 0.14  # height of the over markers, fraction of a waveform panel
+
+_FREQUENCY_TICKS_HZ = (20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000)
+_HOP_S = 0.1  # 10 Hz loudness series
+_MOMENTARY_WINDOW_S = 0.4
+_SHORT_TERM_WINDOW_S = 3.0
+_LUFS_FLOOR = -40.0  # bottom of the loudness axes; quieter readings leave the panel
+
+# Colours: overs are the only pure red in any picture (tests count its pixels).
+OVER_COLOUR = "#e00000"
+_MOMENTARY_COLOUR = "#9ab4d6"
+_SHORT_TERM_COLOUR = "#1f4e8c"
+_ENVELOPE_COLOUR = "#4a6f9c"
+_TARGET_COLOUR = "#2a8a3e"
+_CEILING_COLOUR = "#444444"
+_PEAK_COLOUR = "#c77800"
+
+
+@dataclass(frozen=True, eq=False)
+class TrackPlotData:
+    """What the pictures need of one track (plain numbers and arrays).
+
+    ``eq=False``: instances compare and hash by identity (numpy arrays have no
+    truth value for ``==``).
+
+    Attributes
+    ----------
+    label : str
+        Panel title and legend entry, e.g. ``"01 dawn"`` (number and track id).
+    duration_s : float
+        Track length, s.
+    momentary_lufs : numpy.ndarray
+        Momentary loudness every 100 ms (400 ms windows), LUFS; -inf where silent.
+    short_term_lufs : numpy.ndarray
+        Short-term loudness every 100 ms (3 s windows), LUFS; empty if the track is
+        shorter than 3 s; -inf where silent.
+    envelope_hop_s : float
+        Width of one envelope bin, s (e.g. 0.05).
+    envelope : numpy.ndarray
+        ``(bins, 2)``: minimum and maximum sample value in each bin over all
+        channels (full scale 1.0).
+    over_bins : numpy.ndarray
+        1-D integer indices of envelope bins to mark as overs (clipped, or above
+        the ceiling); out-of-range indices are ignored.
+    spectrum_freqs_hz : numpy.ndarray
+        Frequencies of the long-term average spectrum, Hz.
+    spectrum_db : numpy.ndarray
+        Long-term average spectrum (mid) at ``spectrum_freqs_hz``, dB re full scale.
+    integrated_lufs, true_peak_dbtp, max_short_term_lufs : float or None
+        Programme readings, LUFS / dBTP / LUFS; None (or -inf) where not measured.
+    """
+
+    label: str
+    duration_s: float
+    momentary_lufs: np.ndarray
+    short_term_lufs: np.ndarray
+    envelope_hop_s: float
+    envelope: np.ndarray
+    over_bins: np.ndarray
+    spectrum_freqs_hz: np.ndarray
+    spectrum_db: np.ndarray
+    integrated_lufs: float | None
+    true_peak_dbtp: float | None
+    max_short_term_lufs: float | None
+
+    def __post_init__(self) -> None:
+        envelope = np.asarray(self.envelope, dtype=np.float64)
+        if envelope.size == 0:
+            envelope = envelope.reshape(0, 2)
+        if envelope.ndim != 2 or envelope.shape[1] != 2:
+            raise ValueError(f"{self.label}: envelope must be (bins, 2), got {envelope.shape}")
+        freqs = np.asarray(self.spectrum_freqs_hz, dtype=np.float64).ravel()
+        spectrum = np.asarray(self.spectrum_db, dtype=np.float64).ravel()
+        if freqs.shape != spectrum.shape:
+            raise ValueError(
+                f"{self.label}: spectrum_freqs_hz {freqs.shape} and spectrum_db "
+                f"{spectrum.shape} differ in length"
+            )
+        if not self.envelope_hop_s > 0:
+            raise ValueError(f"{self.label}: envelope_hop_s must be > 0 s")
+        fields = {
+            "momentary_lufs": np.asarray(self.momentary_lufs, dtype=np.float64).ravel(),
+            "short_term_lufs": np.asarray(self.short_term_lufs, dtype=np.float64).ravel(),
+            "envelope": envelope,
+            "over_bins": np.asarray(self.over_bins, dtype=np.int64).ravel(),
+            "spectrum_freqs_hz": freqs,
+            "spectrum_db": spectrum,
+        }
+        for name, value in fields.items():
+            object.__setattr__(self, name, value)
+
+
+# --- figure plumbing -------------------------------------------------------------------
+
+
+def _png(fig: Figure) -> bytes:
+    """Render ``fig`` with Agg to a 256-colour PNG without a software or time stamp.
+
+    A plot has few colours, so a median-cut palette loses nothing visible and
+    makes the file about a third of full RGBA (noisy loudness traces compress badly).
+    """
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    rgb = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba()).convert("RGB")
+    buffer = io.BytesIO()
+    rgb.quantize(256, method=Image.Quantize.MEDIANCUT).save(buffer, format="png", optimize=True)
+    return buffer.getvalue()
+
+
+def _text(label: str) -> str:
+    """``label`` as literal text: a ``$`` in a track id must not start mathtext."""
+    return label.replace("$", r"\$")
+
+
+def _gaps(values: np.ndarray) -> np.ndarray:
+    """Non-finite readings (silence) as NaN, which matplotlib draws as a gap."""
+    return np.where(np.isfinite(values), values, np.nan)
+
+
+def _reading(value: float | None) -> float:
+    """A programme reading as a float; None and -inf (nothing measured) as NaN."""
+    return float(value) if value is not None and math.isfinite(value) else math.nan
+
+
+def _grid(count: int) -> tuple[int, int]:
+    """(rows, columns) of small multiples: a column holds at most _MAX_ROWS panels."""
+    columns = max(1, math.ceil(count / _MAX_ROWS))
+    return math.ceil(count / columns), columns
+
+
+def _small_multiples(tracks: list[TrackPlotData]) -> tuple[Figure, list[Axes]]:
+    """A figure with one panel per track in running order, column by column."""
+    if not tracks:
+        raise ValueError("no tracks to plot")
+    rows, columns = _grid(len(tracks))
+    fig = Figure(figsize=(_WIDTH_IN, 0.4 + rows * _PANEL_HEIGHT_IN), dpi=DPI, layout="constrained")
+    grid = fig.add_gridspec(rows, columns)
+    panels = []
+    for index, track in enumerate(tracks):
+        ax = fig.add_subplot(grid[index % rows, index // rows])
+        ax.set_title(_text(track.label), loc="left", fontsize=_FONT_PT + 1, pad=2)
+        ax.tick_params(labelsize=_FONT_PT, pad=1)
+        ax.grid(True, color="#dddddd", linewidth=0.5)
+        ax.set_axisbelow(True)
+        ax.set_xlim(0.0, max(track.duration_s, _HOP_S))
+        panels.append(ax)
+    return fig, panels
+
+
+def _window_ends(count: int, window_s: float) -> np.ndarray:
+    """End time of each 10 Hz window, s."""
+    return window_s + _HOP_S * np.arange(count)
+
+
+# --- the pictures ----------------------------------------------------------------------
+
+
+def loudness_over_time_png(tracks: list[TrackPlotData], target_lufs: float | None) -> bytes:
+    """Momentary (thin) and short-term (thick) loudness against time, one panel a track.
+
+    Parameters
+    ----------
+    tracks : list of TrackPlotData
+        In running order; at least one.
+    target_lufs : float or None
+        Integrated-loudness target drawn as a dashed line, LUFS; None for none.
+
+    Returns
+    -------
+    bytes
+        PNG. Each panel's y axis runs from -40 LUFS to 0 LUFS (higher if a reading
+        is above 0); time axes are per track, s.
+    """
+    fig, panels = _small_multiples(tracks)
+    for ax, track in zip(panels, tracks, strict=True):
+        momentary = _gaps(track.momentary_lufs)
+        short_term = _gaps(track.short_term_lufs)
+        ax.plot(
+            _window_ends(momentary.size, _MOMENTARY_WINDOW_S),
+            momentary,
+            color=_MOMENTARY_COLOUR,
+            linewidth=0.6,
+            label="momentary",
+        )
+        ax.plot(
+            _window_ends(short_term.size, _SHORT_TERM_WINDOW_S),
+            short_term,
+            color=_SHORT_TERM_COLOUR,
+            linewidth=1.6,
+            label="short-term",
+        )
+        if target_lufs is not None:
+            ax.axhline(target_lufs, color=_TARGET_COLOUR, linestyle="--", linewidth=1.0)
+        readings = np.concatenate([momentary, short_term])
+        readings = readings[np.isfinite(readings)]
+        top = max(0.0, math.ceil(readings.max()) + 1.0) if readings.size else 0.0
+        ax.set_ylim(_LUFS_FLOOR, top)
+        ax.set_ylabel("LUFS", fontsize=_FONT_PT, labelpad=1)
+        if not np.isfinite(momentary).any():
+            note = "silent" if momentary.size else "too short for a 400 ms reading"
+            ax.text(0.5, 0.5, note, transform=ax.transAxes, ha="center", va="center")
+    panels[0].legend(loc="lower right", fontsize=_FONT_PT, ncols=2, framealpha=0.8)
+    fig.supxlabel("time (s)", fontsize=_FONT_PT + 1)
+    return _png(fig)
+
+
+def waveform_png(tracks: list[TrackPlotData], ceiling_dbfs: float) -> bytes:
+    """Min/max sample envelope, ceiling lines and overs (red), one panel a track.
+
+    Parameters
+    ----------
+    tracks : list of TrackPlotData
+        In running order; at least one.
+    ceiling_dbfs : float
+        Delivery ceiling, dBFS, drawn as dashed lines at ``±10 ** (ceiling / 20)``.
+
+    Returns
+    -------
+    bytes
+        PNG. Every over bin is marked by red strips at least 1.5 pt wide along
+        the panel's top and bottom edges, so a single over in a long track stays
+        visible; nothing else is drawn in :data:`OVER_COLOUR`. The panel title
+        counts the over bins.
+    """
+    ceiling = 10.0 ** (ceiling_dbfs / 20.0)
+    fig, panels = _small_multiples(tracks)
+    for ax, track in zip(panels, tracks, strict=True):
+        envelope = track.envelope
+        bins = envelope.shape[0]
+        finite = envelope[np.isfinite(envelope)]
+        extent = max(1.05, ceiling * 1.05, float(np.abs(finite).max(initial=0.0)) * 1.02)
+        centres = (np.arange(bins) + 0.5) * track.envelope_hop_s
+        if bins:
+            ax.fill_between(
+                centres,
+                _gaps(envelope[:, 0]),
+                _gaps(envelope[:, 1]),
+                color=_ENVELOPE_COLOUR,
+                linewidth=0.4,
+                edgecolor=_ENVELOPE_COLOUR,
+            )
+        for sign in (1.0, -1.0):
+            ax.axhline(sign * ceiling, color=_CEILING_COLOUR, linestyle="--", linewidth=0.8)
+        overs = np.unique(track.over_bins)
+        overs = overs[(overs >= 0) & (overs < bins)]
+        if overs.size:
+            # Red strips along the top and bottom edges (axes fractions), so the
+            # envelope stays readable under a run of overs.
+            for low, high in ((0.0, _OVER_STRIP), (1.0 - _OVER_STRIP, 1.0)):
+                ax.vlines(
+                    centres[overs],
+                    low,
+                    high,
+                    transform=ax.get_xaxis_transform(),
+                    colors=OVER_COLOUR,
+                    linewidth=1.5,
+                    antialiased=False,
+                )
+            plural = "s" if overs.size != 1 else ""
+            ax.set_title(f"{overs.size} over bin{plural}", loc="right", fontsize=_FONT_PT, pad=2)
+        ax.set_ylim(-extent, extent)
+    fig.supxlabel(
+        f"time (s); dashed: ceiling {ceiling_dbfs:g} dBFS; red: overs", fontsize=_FONT_PT + 1
+    )
+    return _png(fig)
+
+
+def album_profile_png(tracks: list[TrackPlotData], target_lufs: float | None) -> bytes:
+    """The album's level across the running order: integrated, max short-term, true peak.
+
+    Parameters
+    ----------
+    tracks : list of TrackPlotData
+        In running order; at least one.
+    target_lufs : float or None
+        Integrated-loudness target drawn as a dashed line, LUFS; None for none.
+
+    Returns
+    -------
+    bytes
+        PNG. Integrated loudness is joined across the running order (a gap where a
+        track has no reading); LUFS and dBTP share the y axis (both dB re full scale).
+    """
+    if not tracks:
+        raise ValueError("no tracks to plot")
+    order = np.arange(1, len(tracks) + 1)
+    integrated = np.array([_reading(t.integrated_lufs) for t in tracks])
+    short_term = np.array([_reading(t.max_short_term_lufs) for t in tracks])
+    peak = np.array([_reading(t.true_peak_dbtp) for t in tracks])
+
+    fig = Figure(figsize=(_WIDTH_IN, 4.0), dpi=DPI, layout="constrained")
+    ax = fig.add_subplot()
+    ax.grid(True, axis="y", color="#dddddd", linewidth=0.5)
+    ax.set_axisbelow(True)
+    ax.plot(
+        order,
+        integrated,
+        color=_SHORT_TERM_COLOUR,
+        marker="o",
+        markersize=7,
+        linewidth=1.2,
+        label="integrated (LUFS)",
+    )
+    ax.plot(
+        order,
+        short_term,
+        color=_MOMENTARY_COLOUR,
+        marker="^",
+        markersize=6,
+        linestyle="none",
+        label="max short-term (LUFS)",
+    )
+    ax.plot(
+        order,
+        peak,
+        color=_PEAK_COLOUR,
+        marker="v",
+        markersize=6,
+        linestyle="none",
+        label="true peak (dBTP)",
+    )
+    readings = np.concatenate([integrated, short_term, peak])
+    readings = readings[np.isfinite(readings)]
+    if target_lufs is not None:
+        ax.axhline(target_lufs, color=_TARGET_COLOUR, linestyle="--", linewidth=1.0, label="target")
+        readings = np.append(readings, target_lufs)
+    low = math.floor(readings.min()) - 3.0 if readings.size else _LUFS_FLOOR
+    high = math.ceil(readings.max()) + 2.0 if readings.size else 0.0
+    ax.set_ylim(low, max(high, low + 10.0))
+    for x in order[np.isnan(integrated)]:
+        ax.text(x, low + 0.5, "no reading", ha="center", va="bottom", fontsize=_FONT_PT)
+    ax.set_xlim(0.5, len(tracks) + 0.5)
+    ax.set_xticks(order, [_text(t.label) for t in tracks])
+    many = len(tracks) > 8
+    ax.tick_params(axis="x", labelsize=_FONT_PT, rotation=45 if many else 0)
+    if many:
+        for label in ax.get_xticklabels():
+            label.set_horizontalalignment("right")
+            label.set_rotation_mode("anchor")
+    ax.tick_params(axis="y", labelsize=_FONT_PT)
+    ax.set_ylabel("level (LUFS / dBTP)", fontsize=_FONT_PT + 1)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=_FONT_PT)
+    return _png(fig)
+
+
+def spectrum_png(tracks: list[TrackPlotData]) -> bytes:
+    """Long-term average spectrum of every track overlaid, log frequency axis.
+
+    Parameters
+    ----------
+    tracks : list of TrackPlotData
+        In running order; at least one.
+
+    Returns
+    -------
+    bytes
+        PNG. The x axis runs from 20 Hz to the highest frequency given (the
+        Nyquist frequency); the y axis spans the levels from 20 Hz up (at least 40 dB,
+        at most 100 dB). The legend lists the track labels in running order.
+    """
+    if not tracks:
+        raise ValueError("no tracks to plot")
+    fig = Figure(figsize=(_WIDTH_IN, 5.0), dpi=DPI, layout="constrained")
+    ax = fig.add_subplot()
+    ax.set_xscale("log")
+    ax.grid(True, which="both", color="#e4e4e4", linewidth=0.5)
+    ax.set_axisbelow(True)
+    colours = _palette(len(tracks))
+    nyquist_hz, loudest_db, quietest_db = 0.0, -math.inf, math.inf
+    for track, colour in zip(tracks, colours, strict=True):
+        keep = track.spectrum_freqs_hz > 0.0  # log axis: no DC
+        freqs, level = track.spectrum_freqs_hz[keep], _gaps(track.spectrum_db[keep])
+        ax.plot(freqs, level, color=colour, linewidth=1.0, label=_text(track.label))
+        if freqs.size:
+            nyquist_hz = max(nyquist_hz, float(freqs.max()))
+        audible = level[(freqs >= 20.0) & np.isfinite(level)]
+        if audible.size:
+            loudest_db = max(loudest_db, float(audible.max()))
+            quietest_db = min(quietest_db, float(audible.min()))
+    high_hz = nyquist_hz if nyquist_hz > 20.0 else 20000.0
+    ax.set_xlim(20.0, high_hz)
+    ticks = [f for f in _FREQUENCY_TICKS_HZ if f <= high_hz]
+    ax.set_xticks(ticks, [f"{f / 1000:g}k" if f >= 1000 else f"{f:g}" for f in ticks])
+    ax.minorticks_off()
+    if math.isfinite(loudest_db):
+        top = 10.0 * math.ceil(loudest_db / 10.0) + 5.0
+        bottom = min(max(10.0 * math.floor(quietest_db / 10.0) - 5.0, top - 100.0), top - 40.0)
+    else:
+        top, bottom = 0.0, -100.0
+    ax.set_ylim(bottom, top)
+    ax.tick_params(labelsize=_FONT_PT)
+    ax.set_xlabel("frequency (Hz)", fontsize=_FONT_PT + 1)
+    ax.set_ylabel("level (dB)", fontsize=_FONT_PT + 1)
+    ax.legend(
+        loc="upper left",
+        bbox_to_anchor=(1.0, 1.0),
+        fontsize=_FONT_PT,
+        ncols=1 if len(tracks) <= 16 else 2,
+    )
+    return _png(fig)
+
+
+def _palette(count: int) -> list[tuple[float, float, float]]:
+    """Distinct line colours: tab10 up to ten tracks, else evenly spaced viridis."""
+    if count <= 10:
+        return [to_rgb(c) for c in colormaps["tab10"].colors[:count]]
+    return [tuple(c[:3]) for c in colormaps["viridis"](np.linspace(0.0, 0.92, count))]
+
+
+def data_uri(png: bytes) -> str:
+    """``png`` as a ``data:image/png;base64,...`` URI for an ``<img src>``."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
