@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what masterbuild and its tests need on a fresh Debian machine:
 # the Python package (editable, with test extras) and the independent checkers the
-# tests run (ffmpeg/ffprobe, flac, mediainfo, sox, cdrdao, cuetools, libcdio).
+# tests run (ffmpeg/ffprobe, flac, mediainfo, sox, cdrdao, cuetools, libcdio), and
+# chromium, which renders the HTML report headless in the report tests.
 set -euo pipefail
 cd "$(dirname "$0")"
 
-tools=(ffmpeg flac mediainfo sox cdrdao cueprint)
+tools=(ffmpeg flac mediainfo sox cdrdao cueprint chromium)
 missing=()
 for t in "${tools[@]}"; do command -v "$t" >/dev/null 2>&1 || missing+=("$t"); done
 # Debian package names where they differ from the command
