@@ -97,6 +97,9 @@ class Loudness:
         of ``repr`` and of ``==`` (which compares the scalar fields).
     duration_s : float
         Length of the input, seconds.
+    short_term_powers : numpy.ndarray
+        1-D float64, the same quantity for every 3 s short-term window (100 ms hop):
+        the short-term loudness over time, as the QC report plots it.
     """
 
     integrated_lufs: float
@@ -107,6 +110,9 @@ class Loudness:
     max_short_term_lufs: float
     block_powers: np.ndarray = field(repr=False, compare=False)
     duration_s: float
+    short_term_powers: np.ndarray = field(
+        default_factory=lambda: np.zeros(0), repr=False, compare=False
+    )
 
 
 def channel_weights(channels: int) -> np.ndarray:
@@ -471,6 +477,7 @@ def measure_blocks(blocks: Iterable[np.ndarray], sample_rate_hz: int, channels: 
         ),
         block_powers=block_powers,
         duration_s=state.frames / k.sample_rate_hz,
+        short_term_powers=short_term,
     )
 
 
