@@ -272,6 +272,17 @@ def _load_presets() -> dict[str, dict[str, Any]]:
 PRESETS: dict[str, dict[str, Any]] = _load_presets()
 
 
+def _load_profiles() -> dict[str, dict[str, Any]]:
+    import tomllib
+    from importlib import resources
+
+    text = resources.files("masterbuild.manifest").joinpath("profiles.toml").read_text("utf-8")
+    return tomllib.loads(text)
+
+
+PROFILES: dict[str, dict[str, Any]] = _load_profiles()
+
+
 class Format(Strict):
     preset: str | None = None  # a name from `masterbuild presets`; other keys override it
     codec: Codec
@@ -286,6 +297,15 @@ class Format(Strict):
     ddp: bool = False
     bitrate_kbps: int | None = None
     quality: str | None = None
+    profiles: list[str] = []  # delivery profiles the QC report checks (masterbuild presets)
+
+    @field_validator("profiles")
+    @classmethod
+    def _known_profiles(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if name not in PROFILES:
+                raise ValueError(f"unknown profile {name!r}: one of " + ", ".join(PROFILES))
+        return value
 
     @model_validator(mode="before")
     @classmethod
