@@ -119,6 +119,9 @@ def _remove_stale_cache(cache: Path, planned: set[str], album_id: str) -> None:
         track = f.name.split(".")[0]
         if f"master:{album_id}:{f.parent.name}:{track}" not in planned:
             f.unlink(missing_ok=True)
+    for f in sorted(cache.glob("qc/*/*.png")):
+        if f"qc:{album_id}:{f.parent.name}" not in planned:
+            f.unlink(missing_ok=True)
     _remove_empty_dirs(cache)
 
 

@@ -62,15 +62,27 @@ def upstream_view(spec: TaskSpec) -> dict[str, Any]:
         }
     if spec.kind == "playlist":
         return {"masters": [_pick(result_of(spec, n), ("duration_s",)) for n in c["masters"]]}
+    if spec.kind == "qc":
+        keys = ("digest", "duration_s", "integrated_lufs", "true_peak_dbtp", "max_short_term_lufs")
+        return {
+            "masters": {t["master"]: _pick(result_of(spec, t["master"]), keys) for t in c["tracks"]}
+        }
     if spec.kind == "report":
         masters = {}
         albums = {}
+        tags = {}
+        qc = {}
         for fmt_name, f in c["formats"].items():
             albums[fmt_name] = result_of(spec, f["loudness_task"])
+            qc[fmt_name] = result_of(spec, f["qc_task"]) if f.get("qc_task") else None
+            if f.get("programme_task"):
+                programme = _pick(result_of(spec, f["programme_task"]), ("total_frames",))
+                albums[fmt_name] = {**(albums[fmt_name] or {}), "programme": programme}
             for t in f["tracks"]:
                 masters[t["master"]] = result_of(spec, t["master"])
+                tags[t["tag"]] = _pick(result_of(spec, t["tag"]), ("bytes",))
         renders = [_pick(result_of(spec, n), ("frames", "sample_rate_hz")) for n in c["renders"]]
-        return {"masters": masters, "albums": albums, "renders": renders}
+        return {"masters": masters, "albums": albums, "renders": renders, "tags": tags, "qc": qc}
     return {}
 
 

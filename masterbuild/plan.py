@@ -31,11 +31,13 @@ from masterbuild.manifest.load import LoadedAlbum, _display
 from masterbuild.manifest.models import Format, Track
 
 RENDER_VERSION = 2  # 2: results carry the meter's Kaiser-sinc true peak
-MASTER_VERSION = 4  # 2: limiter; 3: 32-tap true-peak filter; 4: the ceiling wins remakes
-PROGRAMME_VERSION = 1
+MASTER_VERSION = 5  # 2: limiter; 3: 32-tap filter; 4: the ceiling wins; 5: QC analysis
+PROGRAMME_VERSION = 2  # 2: QC analysis of the cuts
 GAIN_VERSION = 3  # 2: solved through the limiter; 3: limiter/meter v2
 TAG_VERSION = 1
-REPORT_VERSION = 1
+QC_VERSION = 1
+REPORT_VERSION = 2  # 2: QC figures, compliance, plots
+QC_PLOTS = ("loudness", "waveform", "profile", "spectrum")
 
 EXTENSIONS = {
     "wav": "wav",
@@ -303,6 +305,7 @@ def plan_album(album: LoadedAlbum, formats: list[str] | None = None) -> list[Tas
                         "gain": gain_name if album_mode else None,
                         "intermediate": str(cache / "render" / f"{track.id}.wav"),
                         "powers": str(mdir / f"{track.id}.{mext}.powers.npy"),
+                        "qc": str(mdir / f"{track.id}.{mext}.qc.npz"),
                     },
                     doc=f"master {track.id} for {fmt_name}",
                 )
@@ -389,9 +392,13 @@ def plan_album(album: LoadedAlbum, formats: list[str] | None = None) -> list[Tas
             )
         )
         report_deps += [*tag_names, pname]
-        format_summaries[fmt_name] = {
+        summary = {
             "cd": cd,
             "codec": fmt.codec,
+            "sample_rate": fmt.sample_rate,
+            "bit_depth": fmt.pcm_bit_depth,
+            "limiter": fmt.limiter,
+            "profiles": list(fmt.profiles),
             "loudness": fmt.loudness.model_dump(mode="json"),
             "true_peak_ceiling_db": fmt.true_peak_ceiling_db,
             "loudness_task": loud_name,
@@ -400,11 +407,21 @@ def plan_album(album: LoadedAlbum, formats: list[str] | None = None) -> list[Tas
                     "id": t.id,
                     "file": f"{fmt_name}/{names[t.id]}",
                     "master": delivered[t.id],
+                    "tag": f"tag:{aid}:{fmt_name}:{t.id}",
                     "isrc": t.isrc,
                 }
                 for t in shown
             ],
         }
+        if cd:
+            summary["programme_task"] = f"programme:{aid}:{fmt_name}"
+        if formats is None:
+            qc = _qc_spec(album, fmt_name, fmt, summary, state, cache, ext)
+            specs.append(qc)
+            report_deps.append(qc.name)
+            summary["qc_task"] = qc.name
+            summary["plots"] = dict(zip(QC_PLOTS, qc.targets, strict=True))
+        format_summaries[fmt_name] = summary
     if problems:
         raise ManifestErrors(problems)
 
@@ -445,6 +462,48 @@ def plan_album(album: LoadedAlbum, formats: list[str] | None = None) -> list[Tas
             )
         )
     return specs
+
+
+def _qc_spec(
+    album: LoadedAlbum,
+    fmt_name: str,
+    fmt: Format,
+    summary: dict[str, Any],
+    state: str,
+    cache: Path,
+    ext: str,
+) -> TaskSpec:
+    """Plots of one format's delivered masters, and the lossy round trips its profiles ask."""
+    from masterbuild.manifest.models import PROFILES
+
+    qdir = cache / "qc" / fmt_name
+    mdir = cache / "master" / fmt_name
+    audio_ext = "wav" if fmt.is_cd else ext
+    tracks = summary["tracks"]
+    aac = PROFILES["apple"]["aac_bitrate_kbps"] if "apple" in fmt.profiles else None
+    return TaskSpec(
+        name=f"qc:{album.album_id}:{fmt_name}",
+        kind="qc",
+        album_id=album.album_id,
+        state_dir=state,
+        targets=tuple(str(qdir / f"{name}.png") for name in QC_PLOTS),
+        task_dep=tuple(sorted({_task_of(t["master"]) for t in tracks})),
+        config={
+            "version": QC_VERSION,
+            "true_peak_ceiling_db": fmt.true_peak_ceiling_db,
+            "target_lufs": fmt.loudness.target_lufs if fmt.loudness.mode != "none" else None,
+            "aac_bitrate_kbps": aac,
+            "tracks": [
+                {"id": t["id"], "label": f"{n:02d} {t['id']}", "master": t["master"]}
+                for n, t in enumerate(tracks, start=1)
+            ],
+        },
+        params={
+            "audio": {t["id"]: str(mdir / f"{t['id']}.{audio_ext}") for t in tracks},
+            "aac_cache": str(cache / "qc" / "aac"),
+        },
+        doc=f"QC plots of {fmt_name}",
+    )
 
 
 def _task_of(result_name: str) -> str:
@@ -568,6 +627,7 @@ def _programme_spec(
             },
             "cuts": cuts,
             "powers": {t.id: f"{cuts[t.id]}.powers.npy" for t in shown},
+            "qc": {t.id: f"{cuts[t.id]}.qc.npz" for t in shown},
             "out_dir": str(out),
             "programme": str(cache / "master" / fmt_name / "programme.wav"),
         },

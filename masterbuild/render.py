@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
+from masterbuild.analysis import encoding_of, qc_result, write_qc_series
 from masterbuild.atomic import atomic_output, write_npy_atomic
 from masterbuild.audio import read_blocks
 from masterbuild.dsp.chain import run_chain
@@ -23,6 +24,7 @@ from masterbuild.dsp.dither import dither_rng
 from masterbuild.dsp.fades import fade_gains
 from masterbuild.dsp.gain import db_to_linear
 from masterbuild.dsp.loudness import Loudness, integrated_lufs_from_powers, measure_blocks
+from masterbuild.dsp.qc import analyze_blocks
 from masterbuild.dsp.resample import resample_blocks
 from masterbuild.dsp.silence import audible_bounds
 from masterbuild.dsp.versions import STAGE_VERSIONS
@@ -345,6 +347,9 @@ def master_track(spec: TaskSpec, inputs: dict[str, Any]) -> dict[str, Any]:
             continue
         break
     write_npy_atomic(Path(spec.params["powers"]), loud.block_powers)
+    encoding = encoding_of(fmt["codec"], fmt["bit_depth"])
+    stats = analyze_blocks(read_blocks(target), out_sr, CHANNELS, encoding=encoding)
+    write_qc_series(Path(spec.params["qc"]), loud, stats)
     return {
         "digest": digest,
         "sample_rate": out_sr,
@@ -357,6 +362,7 @@ def master_track(spec: TaskSpec, inputs: dict[str, Any]) -> dict[str, Any]:
         "attempts": attempt,
         "clipped_samples": clipped,
         **loudness_result(loud),
+        **qc_result(stats),
     }
 
 

@@ -39,6 +39,7 @@ ACTIONS: dict[str, str] = {
     "programme": "masterbuild.cd.build:build_programme",
     "tag": "masterbuild.deliver:tag_master",
     "playlist": "masterbuild.deliver:write_playlist",
+    "qc": "masterbuild.qc:build_qc",
     "report": "masterbuild.report:build_report",
     "prune": "masterbuild.deliver:prune",
 }

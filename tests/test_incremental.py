@@ -51,7 +51,7 @@ def test_new_mix_in_place_rerenders_that_track_only(built):
         "master:album:mp3:t2",
     }
     # album artifacts, plus t2's tags; the other tracks' masters are untouched
-    assert kinds(ran) <= {"render", "gain", "master", "loudness", "tag", "playlist", "report"}
+    assert kinds(ran) <= {"render", "gain", "master", "loudness", "qc", "tag", "playlist", "report"}
     after = snapshot(album / "masters")
     for fmt in ("hires", "mp3"):  # track-mode formats: other tracks' files are not rewritten
         for n in (1, 3):
@@ -146,7 +146,7 @@ def test_reorder_renames_and_retags_only(built):
     m["tracks"] = [m["tracks"][2], m["tracks"][0], m["tracks"][1]]
     write_manifest(album, m)
     ran = run(album).ran
-    assert kinds(ran) <= {"tag", "playlist", "report", "prune"}
+    assert kinds(ran) <= {"tag", "playlist", "qc", "report", "prune"}  # qc: plots in running order
     names = sorted(p.name for p in (album / "masters/cd").glob("*.wav"))
     assert names == ["01 Track 3.wav", "02 Track 1.wav", "03 Track 2.wav"]
     playlist = (album / "masters/cd/playlist.m3u8").read_text().splitlines()

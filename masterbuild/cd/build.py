@@ -15,7 +15,9 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
+from masterbuild.analysis import qc_result, write_qc_series
 from masterbuild.atomic import atomic_output, write_bytes_atomic, write_npy_atomic
+from masterbuild.audio import read_blocks
 from masterbuild.cd.cdtext import CdTextError, encode_cdtext
 from masterbuild.cd.cue import cue_sheet_bytes
 from masterbuild.cd.ddp import write_ddp
@@ -25,6 +27,7 @@ from masterbuild.cd.redbook import sequence_checked
 from masterbuild.cd.sequence import Placement, TrackTiming
 from masterbuild.dsp.dither import dither_rng, make_quantizer
 from masterbuild.dsp.loudness import Loudness, measure_blocks
+from masterbuild.dsp.qc import analyze_blocks
 from masterbuild.errors import ManifestErrors, MasterbuildError
 from masterbuild.plan import TaskSpec
 from masterbuild.render import loudness_result
@@ -104,8 +107,11 @@ def build_programme(spec: TaskSpec, inputs: dict[str, Any]) -> dict[str, Any]:
     for track in layout.tracks:
         tid = visible[track.number - 1]
         start, stop = track.start_frame * SAMPLES_PER_FRAME, track.end_frame * SAMPLES_PER_FRAME
-        digest, loud = _cut(image, start, stop, Path(p["cuts"][tid]))
+        cut = Path(p["cuts"][tid])
+        digest, loud = _cut(image, start, stop, cut)
         write_npy_atomic(Path(p["powers"][tid]), loud.block_powers)
+        stats = analyze_blocks(read_blocks(cut), SAMPLE_RATE_HZ, 2, encoding="pcm16")
+        write_qc_series(Path(p["qc"][tid]), loud, stats)
         tracks[tid] = {
             "digest": digest,
             "sample_rate": SAMPLE_RATE_HZ,
@@ -115,6 +121,7 @@ def build_programme(spec: TaskSpec, inputs: dict[str, Any]) -> dict[str, Any]:
             "pregap_frames": track.pregap_frames,
             "length_frames": track.length_frames,
             **loudness_result(loud),
+            **qc_result(stats),
         }
     return {
         "tracks": tracks,

@@ -1,0 +1,67 @@
+"""Measuring a delivered file: loudness for the tags and the report, QC for sign-off.
+
+Both the master step and the CD programme's cuts call this on the file they are about
+to deliver, decoded as a player would decode it. Scalars go into the task's result;
+the series the report plots (loudness over time, waveform envelope, spectrum) go into
+a `.qc.npz` beside the cached master, their size bounded by the track's length at a
+few dozen values per second.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from masterbuild.atomic import atomic_output
+from masterbuild.dsp.loudness import Loudness
+from masterbuild.dsp.qc import QcStats, side_to_mid_db
+from masterbuild.manifest.models import PROFILES
+
+# JSON has no infinities: a ratio with a silent side is stored at this floor.
+_RATIO_FLOOR_DB = -200.0
+
+
+def encoding_of(codec: str, bit_depth: int | None) -> str:
+    """How the audio data is stored, for its MD5 and its full-scale level."""
+    if codec in ("wav", "flac", "aiff") and bit_depth in (16, 24):
+        return f"pcm{bit_depth}"
+    return "float32"  # 32-bit float PCM, or what a lossy decoder gives
+
+
+def _finite(value: float, digits: int = 2) -> float | None:
+    return None if not math.isfinite(value) else round(float(value), digits)
+
+
+def qc_result(stats: QcStats) -> dict[str, Any]:
+    """The scalar QC figures of one delivered file, as stored in its task result."""
+    ratio = side_to_mid_db(stats, PROFILES["vinyl"]["lf_mono_below_hz"])
+    return {
+        "dc_offset_dbfs": _finite(stats.dc_offset_dbfs),
+        "full_scale_samples": stats.full_scale_samples,
+        "clipped_runs": stats.clipped_runs,
+        "longest_clip_run": stats.longest_clip_run,
+        "head_silence_s": round(stats.head_silence_s, 3),
+        "tail_silence_s": round(stats.tail_silence_s, 3),
+        "md5_audio": stats.md5,
+        "lf_side_to_mid_db": None
+        if math.isnan(ratio)
+        else round(float(np.clip(ratio, _RATIO_FLOOR_DB, -_RATIO_FLOOR_DB)), 2),
+    }
+
+
+def write_qc_series(path: Path, loud: Loudness, stats: QcStats) -> None:
+    """What the report plots, atomically, in one .npz."""
+    with atomic_output(path) as tmp, tmp.open("wb") as f:
+        np.savez(
+            f,
+            short_term_powers=loud.short_term_powers,
+            envelope_hop_s=np.float64(stats.envelope_hop_s),
+            envelope=stats.envelope,
+            clip_bins=stats.clip_bins,
+            spectrum_freqs_hz=stats.spectrum_freqs_hz,
+            spectrum_mid_db=stats.spectrum_mid_db,
+            spectrum_side_db=stats.spectrum_side_db,
+        )

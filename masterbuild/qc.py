@@ -1,0 +1,114 @@
+"""The QC task of one format: the report's pictures and the lossy round trips.
+
+Reads what the master step stored beside each delivered master (loudness blocks and
+the `.qc.npz` series), draws the four pictures of the sign-off page and, for formats
+checked against Apple Digital Masters, encodes each master to AAC and counts what
+clips. Track labels are number + id, never titles, so a title fix redraws nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from masterbuild.atomic import write_bytes_atomic, write_json_atomic
+from masterbuild.dsp.gain import db_to_linear
+from masterbuild.dsp.loudness import LOUDNESS_OFFSET_DB
+from masterbuild.errors import MasterbuildError
+from masterbuild.plan import QC_PLOTS, TaskSpec
+from masterbuild.state import file_digest
+
+
+def powers_to_lufs(powers: np.ndarray) -> np.ndarray:
+    """Weighted mean squares -> LUFS (BS.1770 eq. 2/4; -inf for silence)."""
+    p = np.asarray(powers, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        return LOUDNESS_OFFSET_DB + 10.0 * np.log10(p)
+
+
+def over_bins(envelope: np.ndarray, clip_bins: np.ndarray, ceiling_dbfs: float) -> np.ndarray:
+    """Envelope bins to mark: full-scale runs, and sample peaks above the ceiling."""
+    level = np.max(np.abs(envelope), axis=1) if envelope.size else np.zeros(0)
+    above = np.flatnonzero(level > db_to_linear(ceiling_dbfs))
+    return np.union1d(above, np.asarray(clip_bins, dtype=np.int64))
+
+
+def plot_data(track: dict[str, Any], audio: Path, result: dict[str, Any], ceiling_dbfs: float):
+    """The plots' view of one delivered master."""
+    from masterbuild.plots import TrackPlotData
+
+    series = np.load(f"{audio}.qc.npz")
+    envelope = series["envelope"]
+    return TrackPlotData(
+        label=track["label"],
+        duration_s=float(result.get("duration_s") or 0.0),
+        momentary_lufs=powers_to_lufs(np.load(f"{audio}.powers.npy")),
+        short_term_lufs=powers_to_lufs(series["short_term_powers"]),
+        envelope_hop_s=float(series["envelope_hop_s"]),
+        envelope=envelope,
+        over_bins=over_bins(envelope, series["clip_bins"], ceiling_dbfs),
+        spectrum_freqs_hz=series["spectrum_freqs_hz"],
+        spectrum_db=series["spectrum_mid_db"],
+        integrated_lufs=result.get("integrated_lufs"),
+        true_peak_dbtp=result.get("true_peak_dbtp"),
+        max_short_term_lufs=result.get("max_short_term_lufs"),
+    )
+
+
+def _aac(audio: Path, digest: str, bitrate_kbps: int, cache: Path) -> dict[str, Any] | None:
+    """The AAC round trip of one master, cached by its content; None without ffmpeg."""
+    from masterbuild.lossy_check import aac_round_trip, ffmpeg_available
+
+    if not ffmpeg_available():
+        return None
+    entry = cache / f"{digest}-{bitrate_kbps}k.json"
+    try:
+        return json.loads(entry.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        pass
+    try:
+        rt = aac_round_trip(audio, bitrate_kbps)
+    except (OSError, ValueError) as exc:
+        raise MasterbuildError(
+            audio, "AAC round trip", f"{exc}: check the ffmpeg install"
+        ) from None
+    found = {
+        "clipped_samples": rt.clipped_samples,
+        "peak_dbfs": round(rt.peak_dbfs, 2) if math.isfinite(rt.peak_dbfs) else None,
+    }
+    write_json_atomic(entry, found)
+    return found
+
+
+def build_qc(spec: TaskSpec, inputs: dict[str, Any]) -> dict[str, Any]:
+    from masterbuild import plots
+
+    c, p = spec.config, spec.params
+    masters = inputs["upstream"]["masters"]
+    if any(r is None for r in masters.values()):
+        raise MasterbuildError(spec.name, "-", "a master has no result: run the full build")
+    ceiling = c["true_peak_ceiling_db"]
+    data = [
+        plot_data(t, Path(p["audio"][t["id"]]), masters[t["master"]], ceiling) for t in c["tracks"]
+    ]
+    pictures = {
+        "loudness": plots.loudness_over_time_png(data, c["target_lufs"]),
+        "waveform": plots.waveform_png(data, ceiling),
+        "profile": plots.album_profile_png(data, c["target_lufs"]),
+        "spectrum": plots.spectrum_png(data),
+    }
+    digests = {}
+    for name, target in zip(QC_PLOTS, spec.targets, strict=True):
+        write_bytes_atomic(Path(target), pictures[name])
+        digests[name] = file_digest(Path(target))
+    aac: dict[str, Any] = {}
+    if c["aac_bitrate_kbps"]:
+        cache = Path(p["aac_cache"])
+        for t in c["tracks"]:
+            audio = Path(p["audio"][t["id"]])
+            aac[t["id"]] = _aac(audio, masters[t["master"]]["digest"], c["aac_bitrate_kbps"], cache)
+    return {"plots": digests, "aac": aac}
