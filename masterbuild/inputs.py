@@ -53,6 +53,9 @@ def upstream_view(spec: TaskSpec) -> dict[str, Any]:
     if spec.kind == "programme":
         names = [t["master"] for t in c["tracks"]]
         return {"masters": {n: _pick(result_of(spec, n), ("digest",)) for n in names}}
+    if spec.kind == "side":
+        names = [t["master"] for t in c["tracks"]]
+        return {"masters": {n: _pick(result_of(spec, n), ("digest",)) for n in names}}
     if spec.kind == "loudness":
         return {"masters": {n: _pick(result_of(spec, n), ("digest",)) for n in c["tracks"]}}
     if spec.kind == "tag":
@@ -73,14 +76,15 @@ def upstream_view(spec: TaskSpec) -> dict[str, Any]:
         tags = {}
         qc = {}
         for fmt_name, f in c["formats"].items():
-            albums[fmt_name] = result_of(spec, f["loudness_task"])
+            albums[fmt_name] = result_of(spec, f["loudness_task"]) if f["loudness_task"] else None
             qc[fmt_name] = result_of(spec, f["qc_task"]) if f.get("qc_task") else None
             if f.get("programme_task"):
                 programme = _pick(result_of(spec, f["programme_task"]), ("total_frames",))
                 albums[fmt_name] = {**(albums[fmt_name] or {}), "programme": programme}
             for t in f["tracks"]:
                 masters[t["master"]] = result_of(spec, t["master"])
-                tags[t["tag"]] = _pick(result_of(spec, t["tag"]), ("bytes",))
+                if t["tag"]:
+                    tags[t["tag"]] = _pick(result_of(spec, t["tag"]), ("bytes",))
         renders = [_pick(result_of(spec, n), ("frames", "sample_rate_hz")) for n in c["renders"]]
         return {"masters": masters, "albums": albums, "renders": renders, "tags": tags, "qc": qc}
     return {}

@@ -36,6 +36,7 @@ PROGRAMME_VERSION = 2  # 2: QC analysis of the cuts
 GAIN_VERSION = 3  # 2: solved through the limiter; 3: limiter/meter v2
 TAG_VERSION = 1
 QC_VERSION = 1
+SIDE_VERSION = 1
 REPORT_VERSION = 2  # 2: QC figures, compliance, plots
 QC_PLOTS = ("loudness", "waveform", "profile", "spectrum")
 
@@ -281,9 +282,16 @@ def plan_album(album: LoadedAlbum, formats: list[str] | None = None) -> list[Tas
         shown = delivered_tracks(album, fmt)
         # A CD format's masters stay float (limited, not dithered): the programme task
         # lays them out, dithers the whole disc once and cuts the per-track files.
-        mconf = {**fconf, "bit_depth": 32, "dither": "none"} if cd else fconf
-        mext = "f32.wav" if cd else ext
+        # So do vinyl masters: the side task joins them and dithers each side once.
+        joined = cd or fmt.is_vinyl
+        mconf = {**fconf, "codec": "wav", "bit_depth": 32, "dither": "none"} if joined else fconf
+        mext = "f32.wav" if joined else ext
+        on_record = (
+            {t.id for side in vinyl_sides(album, fmt) for t in side} if fmt.is_vinyl else None
+        )
         for track in m.tracks:
+            if on_record is not None and track.id not in on_record:
+                continue  # not on any side of this record
             mname = f"master:{aid}:{fmt_name}:{track.id}"
             master_names[track.id] = mname
             mdir = cache / "master" / fmt_name
@@ -310,6 +318,38 @@ def plan_album(album: LoadedAlbum, formats: list[str] | None = None) -> list[Tas
                     doc=f"master {track.id} for {fmt_name}",
                 )
             )
+        if fmt.is_vinyl:
+            sides = _side_specs(album, fmt_name, fmt, master_names, state, cache, masters)
+            specs += sides
+            deliverables += [t for side in sides for t in side.targets]
+            report_deps += [side.name for side in sides]
+            summary = _format_summary(fmt, f"loudness:{aid}:{fmt_name}")
+            summary["loudness_task"] = None
+            summary["tracks"] = [
+                {
+                    "id": f"side-{side.config['side'].lower()}",
+                    "file": f"{fmt_name}/{Path(side.targets[0]).name}",
+                    "master": side.name,
+                    "tag": None,
+                }
+                for side in sides
+            ]
+            if formats is None:
+                series = {
+                    t["id"]: side.params["series"]
+                    for t, side in zip(summary["tracks"], sides, strict=True)
+                }
+                audio = {
+                    t["id"]: side.targets[0]
+                    for t, side in zip(summary["tracks"], sides, strict=True)
+                }
+                qc = _qc_spec(album, fmt_name, fmt, summary, state, cache, audio, series)
+                specs.append(qc)
+                report_deps.append(qc.name)
+                summary["qc_task"] = qc.name
+                summary["plots"] = dict(zip(QC_PLOTS, qc.targets, strict=True))
+            format_summaries[fmt_name] = summary
+            continue
         # What the delivery tasks read for each track: its master, or its cut of the disc.
         delivered = dict(master_names)
         if cd:
@@ -392,17 +432,9 @@ def plan_album(album: LoadedAlbum, formats: list[str] | None = None) -> list[Tas
             )
         )
         report_deps += [*tag_names, pname]
-        summary = {
-            "cd": cd,
-            "codec": fmt.codec,
-            "sample_rate": fmt.sample_rate,
-            "bit_depth": fmt.pcm_bit_depth,
-            "limiter": fmt.limiter,
-            "profiles": list(fmt.profiles),
-            "loudness": fmt.loudness.model_dump(mode="json"),
-            "true_peak_ceiling_db": fmt.true_peak_ceiling_db,
-            "loudness_task": loud_name,
-            "tracks": [
+        summary = _format_summary(fmt, loud_name)
+        summary.update(
+            tracks=[
                 {
                     "id": t.id,
                     "file": f"{fmt_name}/{names[t.id]}",
@@ -411,12 +443,14 @@ def plan_album(album: LoadedAlbum, formats: list[str] | None = None) -> list[Tas
                     "isrc": t.isrc,
                 }
                 for t in shown
-            ],
-        }
+            ]
+        )
         if cd:
             summary["programme_task"] = f"programme:{aid}:{fmt_name}"
         if formats is None:
-            qc = _qc_spec(album, fmt_name, fmt, summary, state, cache, ext)
+            mdir = cache / "master" / fmt_name
+            audio = {t.id: str(mdir / f"{t.id}.{'wav' if cd else ext}") for t in shown}
+            qc = _qc_spec(album, fmt_name, fmt, summary, state, cache, audio, audio)
             specs.append(qc)
             report_deps.append(qc.name)
             summary["qc_task"] = qc.name
@@ -464,6 +498,23 @@ def plan_album(album: LoadedAlbum, formats: list[str] | None = None) -> list[Tas
     return specs
 
 
+def _format_summary(fmt: Format, loud_name: str) -> dict[str, Any]:
+    """What the report needs to know of a format besides its tracks."""
+    return {
+        "cd": fmt.is_cd,
+        "codec": fmt.codec,
+        "sample_rate": fmt.sample_rate,
+        "bit_depth": fmt.pcm_bit_depth,
+        "limiter": fmt.limiter,
+        "profiles": list(fmt.profiles),
+        "disc_in": fmt.disc_in,
+        "rpm": fmt.rpm,
+        "loudness": fmt.loudness.model_dump(mode="json"),
+        "true_peak_ceiling_db": fmt.true_peak_ceiling_db,
+        "loudness_task": loud_name,
+    }
+
+
 def _qc_spec(
     album: LoadedAlbum,
     fmt_name: str,
@@ -471,14 +522,17 @@ def _qc_spec(
     summary: dict[str, Any],
     state: str,
     cache: Path,
-    ext: str,
+    audio: dict[str, str],
+    series: dict[str, str],
 ) -> TaskSpec:
-    """Plots of one format's delivered masters, and the lossy round trips its profiles ask."""
+    """Plots of one format's delivered files, and the lossy round trips its profiles ask.
+
+    `audio`: id -> the delivered audio (for round trips); `series`: id -> the path
+    prefix of its `.powers.npy` and `.qc.npz`.
+    """
     from masterbuild.manifest.models import PROFILES
 
     qdir = cache / "qc" / fmt_name
-    mdir = cache / "master" / fmt_name
-    audio_ext = "wav" if fmt.is_cd else ext
     tracks = summary["tracks"]
     aac = PROFILES["apple"]["aac_bitrate_kbps"] if "apple" in fmt.profiles else None
     return TaskSpec(
@@ -498,12 +552,81 @@ def _qc_spec(
                 for n, t in enumerate(tracks, start=1)
             ],
         },
-        params={
-            "audio": {t["id"]: str(mdir / f"{t['id']}.{audio_ext}") for t in tracks},
-            "aac_cache": str(cache / "qc" / "aac"),
-        },
+        params={"audio": audio, "series": series, "aac_cache": str(cache / "qc" / "aac")},
         doc=f"QC plots of {fmt_name}",
     )
+
+
+def vinyl_sides(album: LoadedAlbum, fmt: Format) -> list[list[Track]]:
+    """The tracks of each side: as listed, or the running order split in two."""
+    by_id = {t.id: t for t in album.manifest.tracks}
+    if fmt.sides:
+        return [[by_id[tid] for tid in side] for side in fmt.sides]
+    from masterbuild.vinyl import split_in_two
+
+    tracks = list(album.manifest.tracks)
+    lengths = [_estimated_samples(album, t) / 44100 for t in tracks]
+    gaps = [_gap_s(album, t) for t in tracks]
+    return [[tracks[i] for i in side] for side in split_in_two(lengths, gaps)]
+
+
+def _gap_s(album: LoadedAlbum, track: Track) -> float:
+    return album.manifest.master.gap_s if track.gap_s is None else track.gap_s
+
+
+def _side_specs(
+    album: LoadedAlbum,
+    fmt_name: str,
+    fmt: Format,
+    master_names: dict[str, str],
+    state: str,
+    cache: Path,
+    masters: Path,
+) -> list[TaskSpec]:
+    """One task per record side: its file and its sheet in masters/<format>/."""
+    from masterbuild.vinyl import side_letter
+
+    specs = []
+    mdir = cache / "master" / fmt_name
+    for n, tracks in enumerate(vinyl_sides(album, fmt)):
+        letter = side_letter(n)
+        stem = f"Side {letter}"
+        specs.append(
+            TaskSpec(
+                name=f"side:{album.album_id}:{fmt_name}:{letter.lower()}",
+                kind="side",
+                album_id=album.album_id,
+                state_dir=state,
+                targets=(
+                    str(masters / fmt_name / f"{stem}.{EXTENSIONS[fmt.codec]}"),
+                    str(masters / fmt_name / f"{stem}.txt"),
+                ),
+                task_dep=tuple(master_names[t.id] for t in tracks),
+                config={
+                    "version": SIDE_VERSION,
+                    "side": letter,
+                    "album_title": album.manifest.album.title,
+                    "format": {**_format_config(fmt), "disc_in": fmt.disc_in, "rpm": fmt.rpm},
+                    "seed": [fmt_name, f"side-{letter.lower()}"],
+                    "tracks": [
+                        {
+                            "id": t.id,
+                            "title": t.title,
+                            "gap_s": 0.0 if k == 0 else _gap_s(album, t),
+                            "master": master_names[t.id],
+                        }
+                        for k, t in enumerate(tracks)
+                    ],
+                },
+                params={
+                    "masters": {t.id: str(mdir / f"{t.id}.f32.wav") for t in tracks},
+                    # Not under cache/master/, whose files belong to master tasks.
+                    "series": str(cache / "side" / fmt_name / f"side-{letter.lower()}"),
+                },
+                doc=f"vinyl side {letter} of {fmt_name}",
+            )
+        )
+    return specs
 
 
 def _task_of(result_name: str) -> str:

@@ -37,16 +37,16 @@ def over_bins(envelope: np.ndarray, clip_bins: np.ndarray, ceiling_dbfs: float) 
     return np.union1d(above, np.asarray(clip_bins, dtype=np.int64))
 
 
-def plot_data(track: dict[str, Any], audio: Path, result: dict[str, Any], ceiling_dbfs: float):
-    """The plots' view of one delivered master."""
+def plot_data(track: dict[str, Any], prefix: str, result: dict[str, Any], ceiling_dbfs: float):
+    """The plots' view of one delivered file, from the series stored at `prefix`."""
     from masterbuild.plots import TrackPlotData
 
-    series = np.load(f"{audio}.qc.npz")
+    series = np.load(f"{prefix}.qc.npz")
     envelope = series["envelope"]
     return TrackPlotData(
         label=track["label"],
         duration_s=float(result.get("duration_s") or 0.0),
-        momentary_lufs=powers_to_lufs(np.load(f"{audio}.powers.npy")),
+        momentary_lufs=powers_to_lufs(np.load(f"{prefix}.powers.npy")),
         short_term_lufs=powers_to_lufs(series["short_term_powers"]),
         envelope_hop_s=float(series["envelope_hop_s"]),
         envelope=envelope,
@@ -92,9 +92,7 @@ def build_qc(spec: TaskSpec, inputs: dict[str, Any]) -> dict[str, Any]:
     if any(r is None for r in masters.values()):
         raise MasterbuildError(spec.name, "-", "a master has no result: run the full build")
     ceiling = c["true_peak_ceiling_db"]
-    data = [
-        plot_data(t, Path(p["audio"][t["id"]]), masters[t["master"]], ceiling) for t in c["tracks"]
-    ]
+    data = [plot_data(t, p["series"][t["id"]], masters[t["master"]], ceiling) for t in c["tracks"]]
     pictures = {
         "loudness": plots.loudness_over_time_png(data, c["target_lufs"]),
         "waveform": plots.waveform_png(data, ceiling),

@@ -61,7 +61,8 @@ def _track_rows(f: dict[str, Any], up: dict[str, Any], qc: dict[str, Any]) -> li
         r = up["masters"].get(t["master"]) or {}
         row = {"id": t["id"], "file": t["file"], **{k: r.get(k) for k in TRACK_KEYS}}
         row["plr_db"] = _plr_db(row)
-        row["file_bytes"] = (up["tags"].get(t["tag"]) or {}).get("bytes")
+        tagged = up["tags"].get(t["tag"]) if t["tag"] else r  # a vinyl side is not tagged
+        row["file_bytes"] = (tagged or {}).get("bytes")
         if t["id"] in aac:
             found = aac[t["id"]] or {}
             row["aac_clipped_samples"] = found.get("clipped_samples")
@@ -84,6 +85,12 @@ def build_report(spec: TaskSpec, inputs: dict[str, Any]) -> dict[str, Any]:
         programme = album.get("programme") or {}
         if programme.get("total_frames") is not None:
             measured["programme_s"] = programme["total_frames"] / 75.0
+        if f.get("disc_in"):
+            sides = [up["masters"].get(t["master"]) or {} for t in f["tracks"]]
+            measured["sides"] = [
+                {"side": s.get("side"), "duration_s": s.get("duration_s") or 0.0} for s in sides
+            ]
+            entry_sides = [{"side": s.get("side"), "tracks": s.get("tracks")} for s in sides]
         checks = format_compliance(f, tracks, measured)
         entry: dict[str, Any] = {
             "codec": f["codec"],
@@ -97,6 +104,9 @@ def build_report(spec: TaskSpec, inputs: dict[str, Any]) -> dict[str, Any]:
             "compliance": {"pass": verdict(checks), "checks": checks},
             "tracks": tracks,
         }
+        if f.get("disc_in"):
+            entry["sides"] = entry_sides
+            entry["disc_in"], entry["rpm"] = f["disc_in"], f["rpm"]
         if f.get("cd"):
             results = [up["masters"].get(t["master"]) or {} for t in f["tracks"]]
             entry["pq"] = pq_rows(f["tracks"], results)

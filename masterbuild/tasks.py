@@ -37,6 +37,7 @@ ACTIONS: dict[str, str] = {
     "master": "masterbuild.render:master_track",
     "loudness": "masterbuild.render:album_loudness",
     "programme": "masterbuild.cd.build:build_programme",
+    "side": "masterbuild.vinyl:build_side",
     "tag": "masterbuild.deliver:tag_master",
     "playlist": "masterbuild.deliver:write_playlist",
     "qc": "masterbuild.qc:build_qc",

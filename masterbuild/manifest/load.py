@@ -205,6 +205,17 @@ def load_album(path: str | Path, check_sources: bool = True) -> LoadedAlbum:
     if manifest.tracks[0].crossfade_s > 0:
         problem("tracks[0].crossfade_s", "the first track has nothing to crossfade with: set 0")
 
+    for name, fmt in manifest.formats.items():
+        placed: dict[str, int] = {}
+        for n, side in enumerate(fmt.sides or []):
+            for k, tid in enumerate(side):
+                loc = f"formats.{name}.sides[{n}][{k}]"
+                if tid not in seen:
+                    problem(loc, f"no track with id {tid!r}: use the ids of [[tracks]]")
+                elif tid in placed:
+                    problem(loc, f"{tid!r} is already on side {chr(65 + placed[tid])}")
+                placed.setdefault(tid, n)
+
     isrcs: dict[str, int] = {}
     for i, track in enumerate(manifest.tracks):
         if track.isrc and track.isrc in isrcs:

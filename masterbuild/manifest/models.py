@@ -298,6 +298,11 @@ class Format(Strict):
     bitrate_kbps: int | None = None
     quality: str | None = None
     profiles: list[str] = []  # delivery profiles the QC report checks (masterbuild presets)
+    # Vinyl: one file per side ("Side A.wav", ...), track ids in playing order per side;
+    # [] with `disc_in` set splits the running order into two sides of near-equal length.
+    sides: list[list[str]] | None = None
+    disc_in: Literal[7, 10, 12] | None = None  # record diameter, inches (vinyl)
+    rpm: Literal[33, 45] = 33  # 33 means 33 1/3
 
     @field_validator("profiles")
     @classmethod
@@ -348,6 +353,8 @@ class Format(Strict):
             self._check_opus()
         elif codec == "ogg":
             self._check_ogg()
+        if self.sides is not None or self.disc_in is not None:
+            self._check_vinyl()
         if (self.cue or self.ddp) and (
             codec != "wav" or self.sample_rate != 44100 or self.bit_depth != 16
         ):
@@ -372,6 +379,21 @@ class Format(Strict):
         if self.quality is not None and not re.fullmatch(r"V[0-9]", self.quality):
             raise ValueError(f"MP3 quality {self.quality!r} is not a LAME VBR preset 'V0'..'V9'")
 
+    def _check_vinyl(self) -> None:
+        if self.codec not in PCM_CODECS:
+            raise ValueError(
+                f"vinyl sides are cut from PCM: use wav, flac or aiff, not {self.codec}"
+            )
+        if self.cue or self.ddp:
+            raise ValueError("a format is either a CD (cue/ddp) or vinyl sides, not both")
+        if self.disc_in is None:
+            raise ValueError("vinyl sides need the record size: disc_in = 12 (or 10, 7)")
+        for n, side in enumerate(self.sides or []):
+            if not side:
+                raise ValueError(f"side {chr(65 + n)} (sides[{n}]) has no tracks")
+        if self.sides is not None and len(self.sides) > 26:
+            raise ValueError("more than 26 sides: split the album into several formats")
+
     def _check_opus(self) -> None:
         if self.sample_rate not in OPUS_SAMPLE_RATES_HZ:
             raise ValueError(
@@ -393,6 +415,11 @@ class Format(Strict):
                 q = -1.0
             if not 0.0 <= q <= 10.0:
                 raise ValueError(f"Ogg Vorbis quality {self.quality!r} must be '0'..'10'")
+
+    @property
+    def is_vinyl(self) -> bool:
+        """Delivered as one file per record side."""
+        return self.disc_in is not None
 
     @property
     def is_cd(self) -> bool:
