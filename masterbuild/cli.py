@@ -122,13 +122,16 @@ def cmd_notes(args: argparse.Namespace) -> int:
 
 
 def cmd_presets(args: argparse.Namespace) -> int:
-    from masterbuild.manifest.models import PRESETS
+    from masterbuild.manifest.models import PRESETS, PROFILES
 
     for name, preset in PRESETS.items():
         print(f"{name}: {preset['description']}")
         for key, value in preset.items():
             if key != "description":
                 print(f"    {key} = {json.dumps(value)}")
+    print("\nprofiles the QC report checks (profiles = [...]):")
+    for name, profile in PROFILES.items():
+        print(f"profile {name}: {profile['description']}")
     return 0
 
 

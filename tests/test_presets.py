@@ -64,3 +64,23 @@ def test_presets_command_lists_them_all():
     )
     for name in PRESETS:
         assert out.stdout.count(f"\n{name}: ") + out.stdout.startswith(f"{name}: ") == 1
+
+
+def test_presets_command_lists_the_profiles_too():
+    from masterbuild.manifest.models import PROFILES
+
+    out = subprocess.run(
+        [sys.executable, "-m", "masterbuild", "presets"], capture_output=True, text=True, check=True
+    )
+    for name in PROFILES:
+        assert f"\nprofile {name}: " in out.stdout
+
+
+def test_unknown_profile_is_a_clear_error(tmp_path, capsys):
+    m = manifest(1, formats={"s": {"preset": "streaming", "profiles": ["spotify"]}})
+    album = make_album(tmp_path, m)
+    assert main(["validate", str(album)]) == 1
+    err = capsys.readouterr().err
+    assert (
+        "formats.s.profiles: unknown profile 'spotify': one of cd, streaming, apple, vinyl" in err
+    )
