@@ -248,6 +248,10 @@ def _format_section(name: str, f: dict[str, Any], pictures: dict[str, str]) -> l
     parts.append("<h3>Tracks</h3>")
     rows = [[_cell(t.get(k)) for k, _ in _TRACK_COLUMNS] for t in f["tracks"]]
     parts.append(_table([h for _, h in _TRACK_COLUMNS], rows))
+    remade = [_remade(t) for t in f["tracks"] if (t.get("attempts") or 1) > 1]
+    if remade:
+        parts.append("<p>Remade after the decoded file missed its ceiling or target:</p>")
+        parts.append("<ul>" + "".join(f"<li>{line}</li>" for line in remade) + "</ul>")
     if f.get("pq"):
         pq_cols = ["track", "id", "start", "length", "pause", "isrc"]
         rows = [[_cell(r.get(c)) for c in pq_cols] for r in f["pq"]]
@@ -264,6 +268,16 @@ def _format_section(name: str, f: dict[str, Any], pictures: dict[str, str]) -> l
             parts.append(f"<h3>{caption}</h3>")
             parts.append(f"<img alt='{html.escape(name)} {key}' src='{pictures[key]}'>")
     return parts
+
+
+def _remade(t: dict[str, Any]) -> str:
+    """One line on a master made more than once (codec overshoot, loudness shortfall)."""
+    line = f"{html.escape(t['id'])}: {t['attempts']} attempts"
+    if t.get("limiter_ceiling_dbtp") is not None:
+        line += f", limiter finally at {t['limiter_ceiling_dbtp']:.2f} dBTP"
+    if t.get("peak_reduction_db"):
+        line += f", gain lowered by {t['peak_reduction_db']:.2f} dB"
+    return line + f", delivered at {_cell(t.get('true_peak_dbtp'))} dBTP"
 
 
 def render_html(report: dict[str, Any], pictures: dict[str, dict[str, str]] | None = None) -> str:

@@ -171,6 +171,8 @@ def test_lossy_overshoot_is_remade_and_reported(tmp_path):
     track = _report(album)["formats"]["mp3"]["tracks"][0]
     assert track["true_peak_dbtp"] <= -1.0
     assert track["attempts"] >= 2 and track["limiter_ceiling_dbtp"] < -1.0
+    page = (album / "masters/report.html").read_text()
+    assert f"t1: {track['attempts']} attempts, limiter finally at" in page
 
 
 def test_an_unreachable_ceiling_fails_loudly_instead_of_delivering_an_over(tmp_path, monkeypatch):
