@@ -71,6 +71,10 @@ def upstream_view(spec: TaskSpec) -> dict[str, Any]:
                 masters[t["master"]] = result_of(spec, t["master"])
         renders = [_pick(result_of(spec, n), ("frames", "sample_rate_hz")) for n in c["renders"]]
         return {"masters": masters, "albums": albums, "renders": renders}
+    if spec.kind == "notes":
+        from masterbuild.notebook import snapshot_fingerprint  # notebook imports this module
+
+        return {"snapshot": snapshot_fingerprint(spec)}
     return {}
 
 
