@@ -299,6 +299,8 @@ def _reasons(
     """
     if old is None:
         return {"new": ""}
+    if root:  # paths inside the album as the engineer sees them: masters/cd/01 Dawn.wav
+        old, new = _relative(old, root), _relative(new or {}, root)
     out: dict[str, str] = {}
     upstream = False
     for line in diff_inputs(old, new or {}):
@@ -308,10 +310,16 @@ def _reasons(
         elif key == "files.source":
             out["source mix (content)"] = ""
         else:
-            out[key.removeprefix("config.")] = change.replace(root, "")
+            out[key.removeprefix("config.")] = change
     if upstream:
         out["after"] = ", ".join(_unique(d.split(":")[0] for d in deps if d in changed))
     return out
+
+
+def _relative(inputs: dict[str, Any], root: str) -> dict[str, Any]:
+    """`inputs` with every occurrence of the album folder `root` cut from its strings."""
+    escaped = json.dumps(root, ensure_ascii=False)[1:-1]
+    return json.loads(canonical_json(inputs).replace(escaped, ""))
 
 
 def _reason_text(key: str, changes: list[str]) -> str:
@@ -362,16 +370,17 @@ def make_entry(
     when: dt.datetime,
     *,
     deps: dict[str, list[str]],
-    master_tasks: dict[str, str],
+    planned_masters: Iterable[str],
     formats: list[str] | None = None,
     message: str | None = None,
     root: str = "",
 ) -> str | None:
     """The Markdown entry for going from snapshot `old` to `new`; None if nothing to say.
 
-    `deps` maps each planned task to its task_dep, `master_tasks` maps "<format>/<track>"
-    to the task holding that delivered master's result ('programme:a:cd#t1' allowed);
-    `root` (the album folder + '/') is cut from paths in the reasons.
+    `deps` maps each planned task to its task_dep; `planned_masters` are the
+    "<format>/<track>" keys of the masters this build delivers (whose figures are
+    compared as shown, to 0.1 dB); `root` (the album folder + '/') is cut from paths in
+    the reasons.
     """
     title = "build" if formats is None else "build --format " + " --format ".join(formats)
     lines = [f"## {when:%Y-%m-%d %H:%M} — {title}", ""]
@@ -397,11 +406,11 @@ def make_entry(
             sources.append(f"{track}: {(before or '?')[:12]} -> {(digest or '?')[:12]}")
     ran, changed = _ran_lines(old["tasks"], new["tasks"], deps, root)
     masters = []
-    for key, task in master_tasks.items():
+    for key in planned_masters:
         fig, before = new["masters"].get(key), old["masters"].get(key)
         if key not in old["masters"]:
             masters.append(f"{key}: {_figure_text(fig)} (new)")
-        elif task.split("#")[0] in changed or fig != before:
+        elif _figure_text(fig) != _figure_text(before):  # as shown: 0.1 dB
             masters.append(f"{key}: {_figure_text(before)} -> {_figure_text(fig)}")
     if not (manifest or sources or ran or masters):
         if not message:
@@ -451,7 +460,7 @@ def write_notes(spec: TaskSpec, inputs: dict[str, Any]) -> dict[str, Any]:
         snap,
         entry_time(),
         deps=p["tasks"],
-        master_tasks=p["masters"],
+        planned_masters=p["masters"],
         formats=p["formats"],
         message=p.get("message"),
         root=p["album_dir"] + os.sep,
