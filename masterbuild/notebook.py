@@ -391,7 +391,7 @@ def make_entry(
         tracks = new["manifest"].get("tracks", [])
         fmts = _unique(k.split("/")[0] for k in new["masters"])
         lines.append(
-            f"- First build: {len(tracks)} track(s) ({_few(tracks, 'track')}), "
+            f"- First build: {len(tracks)} track(s) ({', '.join(tracks)}), "
             f"{len(fmts)} format(s) ({', '.join(fmts)}); {len(deps)} tasks ran"
         )
         lines.append("- Masters:")

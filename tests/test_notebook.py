@@ -288,3 +288,17 @@ def test_cli_build_message_and_notes(tmp_path):
     assert r.returncode == 0
     assert r.stdout == notes(album)
     assert "> first pass\n" in r.stdout and "- First build:" in r.stdout
+
+
+def test_manifest_edit_that_rebuilds_nothing_is_still_noted(built):
+    album, m = built
+    (album / "mixes/t1_copy.wav").write_bytes((album / "mixes/t1.wav").read_bytes())
+    m["tracks"][0]["source"] = "mixes/t1_copy.wav"
+    write_manifest(album, m)
+    assert pending(load_album(album)) == [
+        ("notes:album", ["changes since the last session-notes entry"])
+    ]
+    assert run(album).ran == ["notes:album"]
+    entry = last_entry(album)
+    assert '`tracks[t1].source`: "mixes/t1.wav" -> "mixes/t1_copy.wav"' in entry
+    assert "- Ran" not in entry and "- Sources" not in entry and "- Masters" not in entry
