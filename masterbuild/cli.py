@@ -28,7 +28,9 @@ def _album_paths(given: Sequence[str]) -> list[Path]:
 def cmd_build(args: argparse.Namespace) -> int:
     from masterbuild.tasks import build
 
-    outcome = build(_album_paths(args.albums), jobs=args.jobs, formats=args.format or None)
+    outcome = build(
+        _album_paths(args.albums), jobs=args.jobs, formats=args.format or None, message=args.message
+    )
     if outcome.status == 0:
         print(
             f"masterbuild: {len(outcome.ran)} task(s) run"
@@ -155,6 +157,9 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("-j", "--jobs", type=int, default=1, metavar="N", help="parallel processes")
     p.add_argument(
         "--format", action="append", metavar="NAME", help="build only this format (repeatable)"
+    )
+    p.add_argument(
+        "-m", "--message", metavar="TEXT", help="a note for this build's session-notes entry"
     )
     p.set_defaults(func=cmd_build)
     p = sub.add_parser("validate", help="check manifests, print problems")

@@ -87,6 +87,10 @@ def upstream_view(spec: TaskSpec) -> dict[str, Any]:
                     tags[t["tag"]] = _pick(result_of(spec, t["tag"]), ("bytes",))
         renders = [_pick(result_of(spec, n), ("frames", "sample_rate_hz")) for n in c["renders"]]
         return {"masters": masters, "albums": albums, "renders": renders, "tags": tags, "qc": qc}
+    if spec.kind == "notes":
+        from masterbuild.notebook import snapshot_fingerprint  # notebook imports this module
+
+        return {"snapshot": snapshot_fingerprint(spec)}
     return {}
 
 

@@ -177,11 +177,15 @@ def _tag_fields(album: LoadedAlbum, track: Track, n: int, total: int) -> dict[st
     }
 
 
-def plan_album(album: LoadedAlbum, formats: list[str] | None = None) -> list[TaskSpec]:
+def plan_album(
+    album: LoadedAlbum, formats: list[str] | None = None, message: str | None = None
+) -> list[TaskSpec]:
     """All task specs of one album in dependency order.
 
     `formats` limits the per-format tasks to those names (None: every format); the
-    album-wide report and prune tasks are left out of a partial build.
+    album-wide report and prune tasks are left out of a partial build. The last task,
+    `notes:<album>`, notes what the build changed in NOTES.md, with `message` if given
+    (see masterbuild.notebook).
     """
     m = album.manifest
     aid = album.album_id
@@ -489,12 +493,15 @@ def plan_album(album: LoadedAlbum, formats: list[str] | None = None) -> list[Tas
                 task_dep=(f"report:{aid}",),
                 config={
                     "deliverables": sorted(deliverables),
-                    "tasks": sorted(s.name for s in specs),
+                    "tasks": sorted([*(s.name for s in specs), f"notes:{aid}"]),
                 },
                 params={"masters_dir": str(masters), "cache_dir": str(cache)},
                 doc="remove deliverables that are no longer declared",
             )
         )
+    from masterbuild.notebook import notes_spec  # notebook imports this module
+
+    specs.append(notes_spec(album, specs, formats, message))
     return specs
 
 

@@ -34,6 +34,8 @@ def pending(album: LoadedAlbum, formats: list[str] | None = None) -> list[tuple[
             else:
                 reasons = diff_inputs(stamp["inputs"], current_inputs(spec))
                 reasons = [r.replace("files.source", "source mix (content)") for r in reasons]
+                if spec.kind == "notes" and reasons:  # its one input is a fingerprint
+                    reasons = ["changes since the last session-notes entry"]
         if reasons:
             will_run.add(spec.name)
             out.append((spec.name, reasons))

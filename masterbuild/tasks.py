@@ -43,6 +43,7 @@ ACTIONS: dict[str, str] = {
     "qc": "masterbuild.qc:build_qc",
     "report": "masterbuild.report:build_report",
     "prune": "masterbuild.deliver:prune",
+    "notes": "masterbuild.notebook:write_notes",
 }
 
 
@@ -69,6 +70,8 @@ class Uptodate:
         self.spec = spec
 
     def __call__(self) -> bool:
+        if self.spec.params.get("message"):
+            return False  # `build --message`: the message always lands in an entry
         return is_up_to_date(self.spec)
 
 
@@ -222,13 +225,17 @@ def build(
     jobs: int = 1,
     formats: list[str] | None = None,
     out: TextIO | None = None,
+    message: str | None = None,
 ) -> BuildOutcome:
-    """Build albums; manifest problems raise before anything runs."""
+    """Build albums; manifest problems raise before anything runs.
+
+    `message` lands in each album's session-notes entry of this build.
+    """
     dicts: list[dict[str, Any]] = []
     for path in album_paths:
         album = load_album(path)
         recover(album)
-        dicts += [spec_to_dict(s) for s in plan_album(album, formats)]
+        dicts += [spec_to_dict(s) for s in plan_album(album, formats, message)]
     return run_build(dicts, jobs, out)
 
 

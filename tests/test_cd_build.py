@@ -106,7 +106,7 @@ def test_gap_change_touches_only_the_cd_artifacts(built):
     write_manifest(album, m)
     ran = run(album).ran
     assert "programme:album:cd" in ran
-    assert kinds(ran) <= {"programme", "loudness", "qc", "tag", "playlist", "report"}
+    assert kinds(ran) <= {"programme", "loudness", "qc", "tag", "playlist", "report", "notes"}
     assert read_ddp(album / "masters/cd/DDP").layout.tracks[2].pregap_frames == round(2.5 * 75)
 
 

@@ -51,7 +51,17 @@ def test_new_mix_in_place_rerenders_that_track_only(built):
         "master:album:mp3:t2",
     }
     # album artifacts, plus t2's tags; the other tracks' masters are untouched
-    assert kinds(ran) <= {"render", "gain", "master", "loudness", "qc", "tag", "playlist", "report"}
+    assert kinds(ran) <= {
+        "render",
+        "gain",
+        "master",
+        "loudness",
+        "qc",
+        "tag",
+        "playlist",
+        "report",
+        "notes",
+    }
     after = snapshot(album / "masters")
     for fmt in ("hires", "mp3"):  # track-mode formats: other tracks' files are not rewritten
         for n in (1, 3):
@@ -95,7 +105,7 @@ def test_same_content_under_new_name_runs_no_render(built):
     (album / "mixes/t1_copy.wav").write_bytes((album / "mixes/t1.wav").read_bytes())
     m["tracks"][0]["source"] = "mixes/t1_copy.wav"
     write_manifest(album, m)
-    assert run(album).ran == []
+    assert run(album).ran == ["notes:album"]  # the manifest edit is noted, nothing rebuilt
 
 
 def test_chain_edit_rerenders_that_track_only(built):
@@ -124,7 +134,7 @@ def test_title_fix_retags_without_encoding(built):
     m["tracks"][1]["title"] = "Track Two"
     write_manifest(album, m)
     ran = run(album).ran
-    assert kinds(ran) <= {"tag", "playlist", "report", "prune"}
+    assert kinds(ran) <= {"tag", "playlist", "report", "prune", "notes"}
     assert {n for n in ran if n.startswith("tag")} == {
         f"tag:album:{f}:t2" for f in ("cd", "hires", "mp3")
     }
@@ -137,7 +147,7 @@ def test_album_metadata_fix_retags_every_track_only(built):
     m["album"]["genre"] = "Ambient"
     write_manifest(album, m)
     ran = run(album).ran
-    assert kinds(ran) <= {"tag", "report"}
+    assert kinds(ran) <= {"tag", "report", "notes"}
     assert len([n for n in ran if n.startswith("tag")]) == 9
 
 
@@ -146,7 +156,8 @@ def test_reorder_renames_and_retags_only(built):
     m["tracks"] = [m["tracks"][2], m["tracks"][0], m["tracks"][1]]
     write_manifest(album, m)
     ran = run(album).ran
-    assert kinds(ran) <= {"tag", "playlist", "qc", "report", "prune"}  # qc: plots in running order
+    # qc: the pictures follow the running order
+    assert kinds(ran) <= {"tag", "playlist", "qc", "report", "prune", "notes"}
     names = sorted(p.name for p in (album / "masters/cd").glob("*.wav"))
     assert names == ["01 Track 3.wav", "02 Track 1.wav", "03 Track 2.wav"]
     playlist = (album / "masters/cd/playlist.m3u8").read_text().splitlines()
@@ -186,7 +197,7 @@ def test_removed_format_disappears_rest_untouched(built):
     del m["formats"]["hires"]
     write_manifest(album, m)
     ran = run(album).ran
-    assert kinds(ran) <= {"report", "prune"}
+    assert kinds(ran) <= {"report", "prune", "notes"}
     assert not (album / "masters/hires").exists()
     after = snapshot(album / "masters")
     for key in after:
