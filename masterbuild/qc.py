@@ -37,12 +37,35 @@ def over_bins(envelope: np.ndarray, clip_bins: np.ndarray, ceiling_dbfs: float) 
     return np.union1d(above, np.asarray(clip_bins, dtype=np.int64))
 
 
+def octave_smoothed(
+    freqs_hz: np.ndarray, level_db: np.ndarray, fraction: int = 6, points: int = 240
+) -> tuple[np.ndarray, np.ndarray]:
+    """A spectrum averaged (in power) over 1/`fraction`-octave bands at log-spaced
+    centres from 20 Hz to the top bin: how an engineer reads a long-term spectrum."""
+    f = np.asarray(freqs_hz, dtype=np.float64)
+    power = 10.0 ** (np.asarray(level_db, dtype=np.float64) / 10.0)
+    top = f[-1] if f.size else 0.0
+    if top <= 20.0:
+        return f, np.asarray(level_db, dtype=np.float64)
+    centres = np.geomspace(20.0, top, points)
+    half = 2.0 ** (1.0 / (2 * fraction))
+    lo = np.searchsorted(f, centres / half, side="left")
+    hi = np.maximum(np.searchsorted(f, centres * half, side="right"), lo + 1)
+    hi = np.minimum(hi, f.size)
+    lo = np.minimum(lo, hi - 1)
+    sums = np.concatenate([[0.0], np.cumsum(power)])
+    mean = (sums[hi] - sums[lo]) / (hi - lo)
+    with np.errstate(divide="ignore"):
+        return centres, 10.0 * np.log10(mean)
+
+
 def plot_data(track: dict[str, Any], prefix: str, result: dict[str, Any], ceiling_dbfs: float):
     """The plots' view of one delivered file, from the series stored at `prefix`."""
     from masterbuild.plots import TrackPlotData
 
     series = np.load(f"{prefix}.qc.npz")
     envelope = series["envelope"]
+    freqs, level = octave_smoothed(series["spectrum_freqs_hz"], series["spectrum_mid_db"])
     return TrackPlotData(
         label=track["label"],
         duration_s=float(result.get("duration_s") or 0.0),
@@ -51,8 +74,8 @@ def plot_data(track: dict[str, Any], prefix: str, result: dict[str, Any], ceilin
         envelope_hop_s=float(series["envelope_hop_s"]),
         envelope=envelope,
         over_bins=over_bins(envelope, series["clip_bins"], ceiling_dbfs),
-        spectrum_freqs_hz=series["spectrum_freqs_hz"],
-        spectrum_db=series["spectrum_mid_db"],
+        spectrum_freqs_hz=freqs,
+        spectrum_db=level,
         integrated_lufs=result.get("integrated_lufs"),
         true_peak_dbtp=result.get("true_peak_dbtp"),
         max_short_term_lufs=result.get("max_short_term_lufs"),

@@ -282,3 +282,17 @@ def test_vinyl_side_lengths_by_disc_and_speed():
     fmt7 = {**fmt, "disc_in": 7, "rpm": 45}
     checks = format_compliance(fmt7, [_row()], {"sides": [{"side": "A", "duration_s": 330.0}]})
     assert [c["pass"] for c in checks if c["check"].startswith("side length")] == [False]
+
+
+def test_spectrum_smoothing_keeps_levels_and_places_a_tone():
+    from masterbuild.qc import octave_smoothed
+
+    freqs = np.linspace(0, 24000, 4097)
+    flat = np.full(freqs.size, -30.0)
+    centres, level = octave_smoothed(freqs, flat)
+    assert centres[0] == pytest.approx(20.0) and centres[-1] == pytest.approx(24000.0)
+    assert np.allclose(level, -30.0)
+    tone = np.full(freqs.size, -120.0)
+    tone[np.argmin(np.abs(freqs - 1000.0))] = 0.0
+    centres, level = octave_smoothed(freqs, tone)
+    assert abs(centres[np.argmax(level)] / 1000.0 - 1) < 0.06
