@@ -6,6 +6,7 @@ ManifestErrors holding all of them, so `masterbuild validate` lists everything a
 
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,6 +107,8 @@ def _message(err: dict[str, Any]) -> str:
         return f"unknown stage kind {err['input'].get('kind')!r}: see `masterbuild schema`"
     if kind == "union_tag_not_found":
         return "a stage needs `kind`: one of " + ", ".join(sorted(STAGE_KINDS))
+    if kind == "finite_number":
+        return "must be a finite number, not inf or nan"
     msg = str(err["msg"])
     return msg.removeprefix("Value error, ")
 
@@ -120,7 +123,7 @@ def parse_manifest(text: str, path: Path) -> Manifest:
     version = data.get("schema")
     if version is None:
         raise MasterbuildError(shown, "schema", f"missing: add `schema = {SCHEMA_VERSION}`")
-    if version != SCHEMA_VERSION:
+    if type(version) is not int or version != SCHEMA_VERSION:  # true == 1.0 == 1 in Python
         raise MasterbuildError(
             shown, "schema", f"schema {version!r} is not known: this masterbuild reads schema 1"
         )
@@ -138,12 +141,25 @@ def _inside(album_dir: Path, rel: str) -> Path | None:
     """Resolve `rel` against the album folder; None if it escapes it (symlinks too)."""
     if Path(rel).is_absolute():
         return None
-    resolved = (album_dir / rel).resolve()
+    try:
+        resolved = (album_dir / rel).resolve()
+    except (OSError, RuntimeError):  # a symlink loop (RuntimeError): left to the file check
+        resolved = Path(os.path.abspath(album_dir / rel))
     try:
         resolved.relative_to(album_dir.resolve())
     except ValueError:
         return None
     return resolved
+
+
+def _not_a_file(path: Path) -> str | None:
+    """None if `path` is a regular file, else what it is instead (never raises)."""
+    try:
+        if path.is_file():
+            return None
+        return "is a folder, not a file" if path.is_dir() else "does not exist"
+    except OSError as exc:  # a name too long for the file system, a symlink loop
+        return f"cannot be opened ({exc.strerror})"
 
 
 def probe_source(path: Path) -> SourceInfo:
@@ -183,6 +199,12 @@ def load_album(path: str | Path, check_sources: bool = True) -> LoadedAlbum:
         text = manifest_path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise MasterbuildError(shown, "-", "not UTF-8 text: save the manifest as UTF-8") from None
+    except OSError as exc:
+        raise MasterbuildError(shown, "-", f"cannot be read ({exc.strerror})") from None
+    if text.startswith("\ufeff"):  # TOML has no BOM; tomllib's message would be a riddle
+        raise MasterbuildError(
+            shown, "-", "starts with a byte-order mark: save the manifest as UTF-8 without BOM"
+        )
     manifest = parse_manifest(text, manifest_path)
     album_dir = manifest_path.resolve().parent
     problems: list[MasterbuildError] = []
@@ -236,10 +258,9 @@ def load_album(path: str | Path, check_sources: bool = True) -> LoadedAlbum:
         sources[track.id] = resolved
         if not check_sources:
             continue
-        if not resolved.is_file():
-            problem(
-                loc, f"{track.source!r} does not exist: check the path (relative to album.toml)"
-            )
+        missing = _not_a_file(resolved)
+        if missing:
+            problem(loc, f"{track.source!r} {missing}: check the path (relative to album.toml)")
             continue
         try:
             info = probe_source(resolved)
@@ -319,11 +340,16 @@ def _check_cover(album_dir: Path, rel: str, problem: Any) -> Path | None:
     if resolved is None:
         problem("album.cover", f"{rel!r} leaves the album folder: keep the cover inside it")
         return None
-    if not resolved.is_file():
-        problem("album.cover", f"{rel!r} does not exist")
+    missing = _not_a_file(resolved)
+    if missing:
+        problem("album.cover", f"{rel!r} {missing}")
         return None
     if resolved.stat().st_size > MAX_COVER_BYTES:
-        problem("album.cover", f"{rel!r} is over 20 MiB: players and stores reject such art")
+        problem(
+            "album.cover",
+            f"{rel!r} is {resolved.stat().st_size / 2**20:.1f} MiB, over the "
+            f"{MAX_COVER_BYTES // 2**20} MiB limit: players and stores reject such art",
+        )
         return None
     with resolved.open("rb") as f:
         head = f.read(16)

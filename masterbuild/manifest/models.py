@@ -17,7 +17,9 @@ SCHEMA_VERSION = 1
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan=False: TOML spells `inf` and `nan`; no time, level or frequency is
+    # infinite, and an unbounded key (fade.in_s, index_s) would pass them to the DSP.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 # --- processing stages -------------------------------------------------------------
@@ -136,6 +138,15 @@ Stage = Annotated[
 
 
 _DATE = re.compile(r"^\d{4}(-\d{2}-\d{2})?$")
+
+
+def _path_text(value: str | None) -> str | None:
+    """A relative path as written; control characters (NUL above all) name no file."""
+    if value is not None and any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError(f"{value!r} holds a control character: no file name can")
+    return value
+
+
 _TRACK_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
@@ -163,6 +174,8 @@ class Album(Strict):
     @classmethod
     def _upc(cls, value: str | None) -> str | None:
         return None if value is None else normalize_barcode(value)
+
+    _cover = field_validator("cover")(_path_text)
 
 
 class Master(Strict):
@@ -232,6 +245,8 @@ class Track(Strict):
     @classmethod
     def _isrc(cls, value: str | None) -> str | None:
         return None if value is None else normalize_isrc(value)
+
+    _source = field_validator("source")(_path_text)
 
 
 # --- formats --------------------------------------------------------------------------
@@ -456,7 +471,9 @@ class Manifest(Strict):
     tracks: list[Track] = Field(min_length=1)
     formats: dict[str, Format] = Field(min_length=1)
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, allow_inf_nan=False, populate_by_name=True
+    )
 
     @field_validator("formats")
     @classmethod
