@@ -7,6 +7,7 @@ ManifestErrors holding all of them, so `masterbuild validate` lists everything a
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,9 +86,22 @@ def format_location(loc: tuple[Any, ...]) -> str:
             out += f"[{part}]"
         elif _is_union_tag(loc, i):
             pass  # pydantic adds the `kind` of a discriminated stage: not a key
+        elif not _PLAIN_KEY.match(str(part)):
+            out += f"[{_quoted_key(str(part))}]"
         else:
             out += f".{part}" if out else str(part)
     return out or "-"
+
+
+_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _quoted_key(key: str) -> str:
+    """An unusual key in double quotes, with quotes, colons and unprintable characters
+    escaped: a location is one line without `: `, so `path: location: message` stays
+    one line that a tool can split."""
+    body = "".join(c if c.isprintable() and c not in '"\\:' else f"\\u{ord(c):04x}" for c in key)
+    return f'"{body}"'
 
 
 def _is_union_tag(loc: tuple[Any, ...], i: int) -> bool:
