@@ -8,7 +8,7 @@ from pathlib import Path
 
 from doit import create_after
 
-from masterbuild.tasks import BASENAMES, album_tasks, demo_mixes_task
+from masterbuild.tasks import BASENAMES, DoitReporter, album_tasks, demo_mixes_task
 
 # continue: one broken album must not stop the others from building.
 DOIT_CONFIG = {
@@ -16,6 +16,7 @@ DOIT_CONFIG = {
     "backend": "json",
     "verbosity": 1,
     "continue": True,
+    "reporter": DoitReporter,  # doit's lines; a status line instead on a terminal
 }
 Path(".masterbuild").mkdir(exist_ok=True)
 

@@ -1,5 +1,10 @@
 import sys
 
-from masterbuild.cli import main
+try:
+    from masterbuild.cli import main
 
-sys.exit(main())
+    code = main()
+except KeyboardInterrupt:  # Ctrl-C while still starting up: no traceback either
+    print("masterbuild: interrupted", file=sys.stderr)
+    code = 130
+sys.exit(code)

@@ -108,29 +108,16 @@ def commit_temp(tmp: Path, final: Path) -> None:
     _fsync_dir(final.parent)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def remove_partials(folder: Path) -> list[Path]:
+    """Delete every temp file under `folder`: what killed builds left behind.
 
-
-def remove_stale_partials(folder: Path) -> list[Path]:
-    """Delete temp files left under `folder` by processes that no longer run.
-
-    Temp names are `.<name>.<pid>.partial`; a live writer's file is left alone, so a
-    concurrent build is not disturbed.
+    Only safe for the holder of the album's build lock (masterbuild.lock): no other
+    build of the album can be writing then, and a temp file is never read back.
     """
     removed = []
     if not folder.is_dir():
         return removed
     for path in folder.rglob(f".*{PARTIAL_SUFFIX}"):
-        pid_text = path.name[: -len(PARTIAL_SUFFIX)].rsplit(".", 1)[-1]
-        if pid_text.isdigit() and _pid_alive(int(pid_text)):
-            continue
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
             removed.append(path)

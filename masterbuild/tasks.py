@@ -9,8 +9,10 @@ do, whatever doit dependency file each uses.
 from __future__ import annotations
 
 import importlib
+import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,10 +24,11 @@ from doit.exceptions import TaskFailed, UnmetDependency
 from doit.loader import generate_tasks
 from doit.reporter import ConsoleReporter
 
-from masterbuild.atomic import remove_stale_partials
+from masterbuild import lock
+from masterbuild.atomic import PARTIAL_SUFFIX, remove_partials
 from masterbuild.errors import MasterbuildError
 from masterbuild.inputs import current_inputs
-from masterbuild.manifest.load import LoadedAlbum, load_album
+from masterbuild.manifest.load import LoadedAlbum, _display, load_album
 from masterbuild.plan import TaskSpec, plan_album
 from masterbuild.state import read_stamp, write_stamp
 
@@ -108,9 +111,12 @@ def spec_to_dict(spec: TaskSpec) -> dict[str, Any]:
 
 
 def recover(album: LoadedAlbum) -> None:
-    """Clean up after a killed build: temp files of dead processes are never trusted."""
-    remove_stale_partials(album.masters_dir)
-    remove_stale_partials(album.state_dir)
+    """Clean up after a killed build (under the album's build lock, so no other build
+    is writing): its temp files are never trusted, only removed."""
+    remove_partials(album.masters_dir)
+    remove_partials(album.state_dir)
+    for notes_temp in album.album_dir.glob(f".*{PARTIAL_SUFFIX}"):  # NOTES.md's
+        notes_temp.unlink(missing_ok=True)
 
 
 def album_tasks(
@@ -120,6 +126,8 @@ def album_tasks(
     for path in paths:
         try:
             album = load_album(path)
+            # Held until this doit process ends: a concurrent build is refused, not mixed in.
+            lock.acquire(album.state_dir, _display(album.album_dir))
             recover(album)
             specs = plan_album(album, formats)
         except MasterbuildError as exc:
@@ -147,20 +155,107 @@ class BuildOutcome:
     status: int = 0
 
 
-class _Reporter(ConsoleReporter):
-    """One plain line per task run; one `path: location: message` line per failure."""
+def progress_line(done: int, total: int, elapsed_s: float, running: list[str]) -> str:
+    """`[ 12/54] 0:14  master:demo:cd:dawn (+1 more)`: the terminal's one status line."""
+    minutes, seconds = divmod(int(elapsed_s), 60)
+    width = len(str(total))
+    now = running[0] if running else ""
+    if len(running) > 1:
+        now += f" (+{len(running) - 1} more)"
+    return f"[{done:>{width}}/{total}] {minutes}:{seconds:02d}  {now}"
+
+
+class _Progress(ConsoleReporter):
+    """The terminal's status line: tasks done/total, elapsed time, running tasks."""
+
+    def initialize(self, tasks: Any, selected_tasks: Any) -> None:
+        # doit's live task table: tasks created later (create_after) join it.
+        self.tasks = tasks
+        self.done = 0
+        self.running: list[str] = []
+        self.started = time.monotonic()
+        self.tty = bool(getattr(self.outstream, "isatty", lambda: False)())
+
+    def _draw(self) -> None:
+        if getattr(self, "tty", False):
+            listed = self.tasks.values() if isinstance(self.tasks, dict) else self.tasks
+            total = max(sum(1 for t in listed if _counted(t)), self.done + len(self.running))
+            line = progress_line(self.done, total, time.monotonic() - self.started, self.running)
+            columns = shutil.get_terminal_size((100, 20)).columns
+            self.write("\r\x1b[K" + line[: columns - 1])
+            self.outstream.flush()
+
+    def _started(self, task: Any) -> None:
+        if _counted(task):
+            self.running.append(task.name)
+            self._draw()
+
+    def _finished(self, task: Any) -> None:
+        if task.name in getattr(self, "running", []):
+            self.running.remove(task.name)
+        if _counted(task) and hasattr(self, "done"):
+            self.done += 1
+        self._draw()
+
+    def _clear(self) -> None:
+        if getattr(self, "tty", False):
+            self.write("\r\x1b[K")  # the status line gives way to the summary
+
+
+def _counted(task: Any) -> bool:
+    return bool(task.actions) and not task.name.startswith(("validate", "_"))
+
+
+class DoitReporter(_Progress):
+    """The root `doit`'s reporter: doit's own lines, or the status line on a terminal."""
+
+    def execute_task(self, task: Any) -> None:
+        if getattr(self, "tty", False):
+            self._started(task)
+        else:
+            super().execute_task(task)
+
+    def skip_uptodate(self, task: Any) -> None:
+        if getattr(self, "tty", False):
+            self._finished(task)
+        else:
+            super().skip_uptodate(task)
+
+    def add_success(self, task: Any) -> None:
+        self._finished(task)
+
+    def add_failure(self, task: Any, fail: Any) -> None:
+        self._finished(task)
+        self._clear()
+        super().add_failure(task, fail)
+
+    def complete_run(self) -> None:
+        self._clear()
+        super().complete_run()
+
+
+class _Reporter(_Progress):
+    """`masterbuild build`: the status line on a terminal, otherwise one plain line per
+    task run; one `path: location: message` line per failure, at the end."""
 
     outcome: BuildOutcome  # set per build by _make_reporter
 
     def execute_task(self, task: Any) -> None:
         if task.actions and not task.name.startswith("validate"):
             self.outcome.ran.append(task.name)
-            self.write(f"  {task.name}\n")
+            if self.tty:
+                self._started(task)
+            else:
+                self.write(f"  {task.name}\n")
+
+    def add_success(self, task: Any) -> None:
+        self._finished(task)
 
     def skip_uptodate(self, task: Any) -> None:
-        pass
+        self._finished(task)
 
     def add_failure(self, task: Any, fail: Any) -> None:
+        self._finished(task)
         if isinstance(fail, UnmetDependency):
             return  # downstream of a failure: the failure itself is the one line to show
         message = fail.message if hasattr(fail, "message") else str(fail)
@@ -171,6 +266,7 @@ class _Reporter(ConsoleReporter):
             self.outcome.ran.remove(task.name)
 
     def complete_run(self) -> None:
+        self._clear()
         for _, message in self.outcome.failures:
             self.write(message.rstrip() + "\n")
         self.failures = []
@@ -231,12 +327,19 @@ def build(
 
     `message` lands in each album's session-notes entry of this build.
     """
-    dicts: list[dict[str, Any]] = []
-    for path in album_paths:
-        album = load_album(path)
-        recover(album)
-        dicts += [spec_to_dict(s) for s in plan_album(album, formats, message)]
-    return run_build(dicts, jobs, out)
+    albums = [load_album(path) for path in album_paths]
+    with lock.album_locks([(a.state_dir, _display(a.album_dir)) for a in albums]):
+        dicts: list[dict[str, Any]] = []
+        for album in albums:
+            recover(album)
+            dicts += [spec_to_dict(s) for s in plan_album(album, formats, message)]
+        try:
+            return run_build(dicts, jobs, out)
+        finally:
+            # Interrupted (Ctrl-C), parallel workers are terminated mid-write: their temp
+            # files go now, while the lock is still ours, not at the next build.
+            for album in albums:
+                recover(album)
 
 
 # --- the demo album's generated sources --------------------------------------------------
