@@ -48,6 +48,8 @@ EXTENSIONS = {
     "ogg": "ogg",
     "opus": "opus",
 }
+# NAME_MAX is 255 bytes; the temp file beside it adds ".", ".<pid>" and ".partial".
+MAX_NAME_BYTES = 255 - len(".") - len(".4194304") - len(".partial")
 NAME_FIELDS = ("n", "N", "title", "artist", "album", "id", "isrc", "disc")
 _UNSAFE = re.compile(r'[\x00-\x1f/\\:*?"<>|]')
 
@@ -128,6 +130,15 @@ def deliverable_names(album: LoadedAlbum, fmt_name: str, fmt: Format) -> dict[st
         if not stem:
             raise MasterbuildError(shown, loc, f"gives an empty file name for track {track.id!r}")
         file_name = f"{stem}.{EXTENSIONS[fmt.codec]}"
+        size = len(file_name.encode("utf-8"))
+        if size > MAX_NAME_BYTES:
+            raise MasterbuildError(
+                shown,
+                loc,
+                f"gives track {track.id!r} a file name of {size} bytes; file systems allow "
+                f"255 and its temp name needs room, so at most {MAX_NAME_BYTES}: the title "
+                "is too long for a file name, shorten it or leave {title} out of the template",
+            )
         if file_name.lower() in used:
             raise MasterbuildError(
                 shown,

@@ -402,15 +402,7 @@ CASES: dict[str, Case] = {
         where="mixes/b.wav: audio",
         expect="holds NaN or infinite samples at 0.400 s",
     ),
-    "long_title": Case(
-        "long_title",
-        command="rebuild",
-        where="masters/hires/",
-        expect="File name too long",
-        xfail="tasks.is_up_to_date calls Path.exists() on the 1000-character target, which "
-        "raises OSError ENAMETOOLONG inside doit: a traceback, exit 1 (on a first build it "
-        "is the tag step's one line instead); plan.deliverable_names should refuse the name",
-    ),
+    "long_title": V("long_title", "formats.hires.name", "the title is too long for a file name"),
     # valid but unusual: a correct build
     "one_frame_hires": OK(write("a.wav", np.full((1, 2), 0.1)), check_one_frame),
     "mono": OK(write("a.wav", mix(channels=1)), check_dual_mono),
@@ -512,12 +504,6 @@ def test_corpus(name, tmp_path, capsys):
         assert not leftovers(album)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="plan.deliverable_names checks neither the length of a file name nor of its "
-    "path (NAME_MAX 255 bytes): a 1000-character title validates, then the build fails "
-    "at the tag step after rendering and mastering, with the temp file's name as the path",
-)
 def test_long_title_is_a_validation_error(tmp_path, capsys):
     album = make_album(tmp_path, "long_title")
     assert main(["validate", str(album)]) == 1
