@@ -177,3 +177,27 @@ def test_a_build_killed_at_a_random_moment_rebuilds_to_the_same_masters(kill_alb
     run(album)
     assert _no_temp_files(album) == []
     assert _contents(masters) == reference
+
+
+# --- reproducible -----------------------------------------------------------------------
+
+
+def test_clean_builds_in_other_places_are_byte_identical(kill_album, tmp_path):
+    """Other folder, other temp dir, other -j: the same masters, cue, DDP and report."""
+    album, reference, _ = kill_album
+    for n, jobs in enumerate(("1", "2")):
+        copy = tmp_path / f"copy{n}" / "deep" / "album"
+        shutil.copytree(album, copy, ignore=shutil.ignore_patterns("masters", ".masterbuild"))
+        temp = tmp_path / f"tmp{n}"
+        temp.mkdir()
+        r = subprocess.run(
+            [sys.executable, "-m", "masterbuild", "build", str(copy), "-j", jobs],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "TMPDIR": str(temp)},
+        )
+        assert r.returncode == 0, r.stderr
+        got = _contents(copy / "masters")
+        assert got.keys() == reference.keys()
+        assert {k for k in got if got[k] != reference[k]} == set()
+    assert {"cd/Test Album.cue", "cd/DDP/IMAGE.DAT", "report.json", "report.html"} <= got.keys()
