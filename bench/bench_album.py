@@ -613,6 +613,15 @@ def print_report(fig: dict[str, Any]) -> None:
             f"({f['over_ceiling']})"
         )
         closer &= m["max_err_lu"] <= f["max_err_lu"] and m["mean_err_lu"] <= f["mean_err_lu"]
+    within = {
+        who: sum(acc[who][n]["files"] - acc[who][n]["over_ceiling"] for n in FORMATS)
+        for who in ("masterbuild", "ffmpeg")
+    }
+    files = {who: sum(acc[who][n]["files"] for n in FORMATS) for who in within}
+    print(
+        "files within their true-peak ceiling: "
+        + ", ".join(f"{who} {within[who]}/{files[who]}" for who in within)
+    )
     fig["speed_pass"] = ratio2 <= 0.5
     fig["loudness_pass"] = closer
     print(
