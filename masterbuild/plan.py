@@ -31,14 +31,20 @@ from masterbuild.manifest.load import LoadedAlbum, _display
 from masterbuild.manifest.models import Format, Track
 
 RENDER_VERSION = 2  # 2: results carry the meter's Kaiser-sinc true peak
-MASTER_VERSION = 5  # 2: limiter; 3: 32-tap filter; 4: the ceiling wins; 5: QC analysis
+# 2: limiter; 3: 32-tap filter; 4: the ceiling wins; 5: QC analysis; 6: track gain solved
+# through the limiter before encoding, lossy headroom
+MASTER_VERSION = 6
 PROGRAMME_VERSION = 2  # 2: QC analysis of the cuts
-GAIN_VERSION = 3  # 2: solved through the limiter; 3: limiter/meter v2
+GAIN_VERSION = 4  # 2: solved through the limiter; 3: limiter/meter v2; 4: lossy headroom
 TAG_VERSION = 1
 QC_VERSION = 2  # 2: spectrum smoothed to 1/6 octave
 SIDE_VERSION = 1
 REPORT_VERSION = 2  # 2: QC figures, compliance, plots
 QC_PLOTS = ("loudness", "waveform", "profile", "spectrum")
+
+# Lossy codecs overshoot on decode (the encoder's filters ring): their limiter starts this
+# far under the ceiling, so the first encode usually passes the post-encode check.
+LOSSY_HEADROOM_DB = {"mp3": 0.3, "ogg": 0.3, "opus": 0.5}
 
 EXTENSIONS = {
     "wav": "wav",
@@ -161,6 +167,9 @@ def _format_config(fmt: Format) -> dict[str, Any]:
         "loudness": fmt.loudness.model_dump(mode="json"),
         "true_peak_ceiling_db": fmt.true_peak_ceiling_db,
         "limiter": fmt.limiter,
+        "limiter_ceiling_db": round(
+            fmt.true_peak_ceiling_db - LOSSY_HEADROOM_DB.get(fmt.codec, 0.0), 2
+        ),
         "bitrate_kbps": fmt.bitrate_kbps,
         "quality": fmt.quality,
     }
@@ -276,6 +285,7 @@ def plan_album(
                         "peak_safe": fmt.loudness.peak_safe,
                         "limiter": fmt.limiter,
                         "true_peak_ceiling_db": fmt.true_peak_ceiling_db,
+                        "limiter_ceiling_db": fconf["limiter_ceiling_db"],
                         "tracks": sorted(render_name.values()),
                     },
                     params={
@@ -329,6 +339,7 @@ def plan_album(
                         "intermediate": str(cache / "render" / f"{track.id}.wav"),
                         "powers": str(mdir / f"{track.id}.{mext}.powers.npy"),
                         "qc": str(mdir / f"{track.id}.{mext}.qc.npz"),
+                        "simulations": str(cache / "album-gain"),
                     },
                     doc=f"master {track.id} for {fmt_name}",
                 )

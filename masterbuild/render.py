@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -206,6 +206,7 @@ def album_gain(spec: TaskSpec, inputs: dict[str, Any]) -> dict[str, Any]:
     if not math.isfinite(album_pre):
         return {"album_lufs_pre": None, "album_gain_db": 0.0}
     target, ceiling = c["target_lufs"], c["true_peak_ceiling_db"]
+    limiter_ceiling = c["limiter_ceiling_db"]
     previous = (result_of(spec, spec.name) or {}).get("album_gain_db")
     exact = target - album_pre
     if not c["limiter"] or c["peak_safe"]:
@@ -220,37 +221,52 @@ def album_gain(spec: TaskSpec, inputs: dict[str, Any]) -> dict[str, Any]:
 
     def album_after(gain_db: float) -> float:
         powers = [
-            _limited_powers(t, renders[name]["digest"], gain_db, ceiling, cache)
+            _limited_powers(t, renders[name]["digest"], gain_db, limiter_ceiling, cache)
             for name, t in p["tracks"].items()
         ]
         return integrated_lufs_from_powers(powers)
 
-    gain_db = previous if previous is not None else _grid(exact)
-    lufs = album_after(gain_db)
-    tried = {gain_db: lufs}
-    for _ in range(MAX_SOLVE_STEPS):
-        error = target - lufs
-        if abs(error) <= ALBUM_TOLERANCE_LU:
-            break
-        # Secant on the two nearest tries (slope 1 at first: below the ceiling, dB in = dB out).
-        others = sorted((g for g in tried if g != gain_db), key=lambda g: abs(g - gain_db))
-        slope = 1.0
-        if others:
-            g0 = others[0]
-            slope = (lufs - tried[g0]) / (gain_db - g0) if gain_db != g0 else 1.0
-            slope = min(max(slope, 0.1), 1.0)  # limiting only ever flattens the response
-        step = _grid(gain_db + error / slope)
-        if step in tried:
-            break
-        gain_db, lufs = step, album_after(step)
-        tried[gain_db] = lufs
-    gain_db = min(tried, key=lambda g: abs(target - tried[g]))
+    start = previous if previous is not None else _grid(exact)
+    gain_db, tried = solve_limited_gain(album_after, target, start, ALBUM_TOLERANCE_LU)
     return {
         "album_lufs_pre": round(album_pre, 2),
         "album_lufs_limited": round(tried[gain_db], 2),
         "album_gain_db": gain_db,
         "solve_steps": len(tried),
     }
+
+
+def solve_limited_gain(
+    loudness_after: Callable[[float], float],
+    target_lufs: float,
+    start_db: float,
+    tolerance_lu: float,
+) -> tuple[float, dict[float, float]]:
+    """The gain (on the 0.1 dB grid) whose limited loudness is nearest the target.
+
+    Secant steps from `start_db` (slope 1 at first: below the ceiling dB in = dB out;
+    limiting only flattens it) until within `tolerance_lu` or a grid value repeats.
+    Returns the gain and every gain tried with its loudness.
+    """
+    gain_db = start_db
+    lufs = loudness_after(gain_db)
+    tried = {gain_db: lufs}
+    for _ in range(MAX_SOLVE_STEPS):
+        error = target_lufs - lufs
+        if abs(error) <= tolerance_lu or not math.isfinite(lufs):
+            break
+        others = sorted((g for g in tried if g != gain_db), key=lambda g: abs(g - gain_db))
+        slope = 1.0
+        if others:
+            g0 = others[0]
+            slope = (lufs - tried[g0]) / (gain_db - g0) if gain_db != g0 else 1.0
+            slope = min(max(slope, 0.1), 1.0)
+        step = _grid(gain_db + error / slope)
+        if step in tried:
+            break
+        gain_db, lufs = step, loudness_after(step)
+        tried[gain_db] = lufs
+    return min(tried, key=lambda g: abs(target_lufs - tried[g])), tried
 
 
 def _loudness_gain_db(fmt: dict[str, Any], upstream: dict[str, Any]) -> float:
@@ -294,17 +310,30 @@ def master_track(spec: TaskSpec, inputs: dict[str, Any]) -> dict[str, Any]:
     gain_db = loudness_gain
     if tp_in is not None and (not limiter or fmt["loudness"].get("peak_safe")):
         gain_db = min(loudness_gain, ceiling - tp_in - PEAK_MARGIN_DB)
-    limiter_ceiling = ceiling
+    limiter_ceiling = fmt["limiter_ceiling_db"]
     intermediate = Path(spec.params["intermediate"])
     with sf.SoundFile(str(intermediate)) as f:
         source_sr = f.samplerate
     out_sr = fmt["sample_rate"]
     target = Path(spec.targets[0])
-    # Track mode with the limiter: limiting costs loudness, so a track that lands short
-    # of its target by more than the tolerance is remade with the shortfall added.
+    # Track mode with the limiter: limiting costs loudness, so the gain is solved through
+    # the limiter first, on the intermediate (cached simulations, as for album gain), and
+    # a track that still lands short of its target is remade with the shortfall added.
     chase_target = (
         fmt["loudness"]["mode"] == "track" and limiter and not fmt["loudness"].get("peak_safe")
     )
+    if chase_target and up["render"]["integrated_lufs"] is not None:
+        track = {"id": spec.config["seed"][1], "intermediate": str(intermediate)}
+        digest, sims = up["render"]["digest"], Path(spec.params["simulations"])
+
+        def track_after(g: float) -> float:
+            powers = _limited_powers(track, digest, g, limiter_ceiling, sims)
+            return integrated_lufs_from_powers([powers])
+
+        target_lufs = fmt["loudness"]["target_lufs"]
+        gain_db, _ = solve_limited_gain(
+            track_after, target_lufs, _grid(loudness_gain), LOUDNESS_TOLERANCE_LU / 2
+        )
     for attempt in range(1, MAX_PEAK_ATTEMPTS + 1):
         try:
             with atomic_output(target) as tmp:

@@ -335,21 +335,34 @@ def _step(
     hasher.update(pack_samples(x, k.encoding))
     magnitude = np.abs(x)
 
+    frame_peak = _across_channels(np.maximum, magnitude)
+
     # Full scale and clip runs: per channel, runs of equal sign among full-scale samples.
-    at_full_scale = magnitude >= k.full_scale
-    signs = (np.sign(x) * at_full_scale).astype(np.int8)
     clipped_runs, longest = state.clipped_runs, state.longest_clip_run
     run_sign, run_length = state.run_sign.copy(), state.run_length.copy()
-    for ch in range(k.channels):
-        values, lengths, run_sign[ch], run_length[ch] = _runs(
-            signs[:, ch], int(state.run_sign[ch]), int(state.run_length[ch])
-        )
-        clipped = lengths[(values != 0) & (lengths >= k.min_clip_run)]
-        clipped_runs += clipped.size
-        longest = max(longest, int(clipped.max(initial=0)))
+    if frame_peak.max(initial=0.0) >= k.full_scale:
+        at_full_scale = magnitude >= k.full_scale
+        full_scale_samples = int(at_full_scale.sum())
+        signs = (np.sign(x) * at_full_scale).astype(np.int8)
+        for ch in range(k.channels):
+            values, lengths, run_sign[ch], run_length[ch] = _runs(
+                signs[:, ch], int(state.run_sign[ch]), int(state.run_length[ch])
+            )
+            clipped = lengths[(values != 0) & (lengths >= k.min_clip_run)]
+            clipped_runs += clipped.size
+            longest = max(longest, int(clipped.max(initial=0)))
+    else:
+        # The usual chunk, nowhere near full scale: open runs end at its first frame
+        # and a run of zeros spans it (only a non-zero run's length is ever read).
+        full_scale_samples = 0
+        for ch in range(k.channels):
+            if run_sign[ch] != 0 and run_length[ch] >= k.min_clip_run:
+                clipped_runs += 1
+                longest = max(longest, int(run_length[ch]))
+        run_sign[:] = 0
+        run_length[:] = n
 
     # Head / tail silence: first and last frame where any channel exceeds the threshold.
-    frame_peak = _across_channels(np.maximum, magnitude)
     audible = np.flatnonzero(frame_peak > k.silence)
     first_audible, last_audible = state.first_audible, state.last_audible
     if audible.size:
@@ -389,7 +402,7 @@ def _step(
     new_state = _State(
         frames=start + n,
         channel_sums=state.channel_sums + x.sum(axis=0),
-        full_scale_samples=state.full_scale_samples + int(at_full_scale.sum()),
+        full_scale_samples=state.full_scale_samples + full_scale_samples,
         run_sign=run_sign,
         run_length=run_length,
         clipped_runs=clipped_runs,
