@@ -9,15 +9,19 @@ few dozen values per second.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import queue
+import threading
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from masterbuild.atomic import atomic_output
-from masterbuild.dsp.loudness import Loudness
-from masterbuild.dsp.qc import QcStats, side_to_mid_db
+from masterbuild.dsp.loudness import Loudness, measure_blocks
+from masterbuild.dsp.qc import QcStats, analyze_blocks, side_to_mid_db
 from masterbuild.manifest.models import PROFILES
 
 # JSON has no infinities: a ratio with a silent side is stored at this floor.
@@ -50,6 +54,59 @@ def qc_result(stats: QcStats) -> dict[str, Any]:
         if math.isnan(ratio)
         else round(float(np.clip(ratio, _RATIO_FLOOR_DB, -_RATIO_FLOOR_DB)), 2),
     }
+
+
+_DONE = object()
+
+
+def measure_and_analyze(
+    blocks: Iterable[np.ndarray], sample_rate_hz: int, channels: int, encoding: str
+) -> tuple[Loudness, QcStats]:
+    """The meter and the QC analyser over one pass of `blocks` (one decode, not two).
+
+    The analyser runs in a worker thread fed through a small queue (numpy releases the
+    GIL, so the two overlap on a second core); an error in either is raised here.
+    """
+    pipe: queue.Queue[Any] = queue.Queue(maxsize=8)
+    failed = threading.Event()
+    outcome: dict[str, Any] = {}
+
+    def fed() -> Iterator[np.ndarray]:
+        while (item := pipe.get()) is not _DONE:
+            yield item
+
+    def analyse() -> None:
+        try:
+            outcome["qc"] = analyze_blocks(fed(), sample_rate_hz, channels, encoding=encoding)
+        except BaseException as exc:  # handed to the caller below
+            outcome["error"] = exc
+            failed.set()
+            while pipe.get() is not _DONE:  # keep the producer from blocking
+                pass
+
+    def tee() -> Iterator[np.ndarray]:
+        try:
+            for block in blocks:
+                if failed.is_set():
+                    break
+                pipe.put(block)
+                yield block
+        finally:
+            pipe.put(_DONE)
+
+    worker = threading.Thread(target=analyse, name="qc-analysis", daemon=True)
+    worker.start()
+    stream = tee()
+    try:
+        loud = measure_blocks(stream, sample_rate_hz, channels)
+    finally:
+        stream.close()
+        with contextlib.suppress(queue.Full):  # a stream never started sent no end mark
+            pipe.put_nowait(_DONE)
+        worker.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return loud, outcome["qc"]
 
 
 def write_qc_series(path: Path, loud: Loudness, stats: QcStats) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from masterbuild.analysis import encoding_of, qc_result, write_qc_series
+from masterbuild.analysis import encoding_of, measure_and_analyze, qc_result, write_qc_series
 from masterbuild.atomic import atomic_output, write_npy_atomic
 from masterbuild.audio import read_blocks
 from masterbuild.dsp.chain import run_chain
@@ -24,7 +24,6 @@ from masterbuild.dsp.dither import dither_rng
 from masterbuild.dsp.fades import fade_gains
 from masterbuild.dsp.gain import db_to_linear
 from masterbuild.dsp.loudness import Loudness, integrated_lufs_from_powers, measure_blocks
-from masterbuild.dsp.qc import analyze_blocks
 from masterbuild.dsp.resample import resample_blocks
 from masterbuild.dsp.silence import audible_bounds
 from masterbuild.dsp.versions import STAGE_VERSIONS
@@ -334,6 +333,7 @@ def master_track(spec: TaskSpec, inputs: dict[str, Any]) -> dict[str, Any]:
         gain_db, _ = solve_limited_gain(
             track_after, target_lufs, _grid(loudness_gain), LOUDNESS_TOLERANCE_LU / 2
         )
+    encoding = encoding_of(fmt["codec"], fmt["bit_depth"])
     for attempt in range(1, MAX_PEAK_ATTEMPTS + 1):
         try:
             with atomic_output(target) as tmp:
@@ -345,7 +345,7 @@ def master_track(spec: TaskSpec, inputs: dict[str, Any]) -> dict[str, Any]:
                 clipped = write_stream(tmp, blocks, fmt, out_sr, CHANNELS, rng)
                 if fmt["codec"] in ("ogg", "opus"):
                     normalize_ogg_serial(tmp, _ogg_serial(spec.config["seed"]))
-                loud = measure_blocks(read_blocks(tmp), out_sr, CHANNELS)
+                loud, stats = measure_and_analyze(read_blocks(tmp), out_sr, CHANNELS, encoding)
                 over_db = loud.true_peak_dbtp - ceiling
                 short_lu = 0.0
                 if over_db > 0:
@@ -376,8 +376,6 @@ def master_track(spec: TaskSpec, inputs: dict[str, Any]) -> dict[str, Any]:
             continue
         break
     write_npy_atomic(Path(spec.params["powers"]), loud.block_powers)
-    encoding = encoding_of(fmt["codec"], fmt["bit_depth"])
-    stats = analyze_blocks(read_blocks(target), out_sr, CHANNELS, encoding=encoding)
     write_qc_series(Path(spec.params["qc"]), loud, stats)
     return {
         "digest": digest,

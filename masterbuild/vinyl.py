@@ -15,12 +15,10 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from masterbuild.analysis import encoding_of, qc_result, write_qc_series
+from masterbuild.analysis import encoding_of, measure_and_analyze, qc_result, write_qc_series
 from masterbuild.atomic import atomic_output, write_bytes_atomic, write_npy_atomic
 from masterbuild.audio import read_blocks
 from masterbuild.dsp.dither import dither_rng
-from masterbuild.dsp.loudness import measure_blocks
-from masterbuild.dsp.qc import analyze_blocks
 from masterbuild.encode import write_stream
 from masterbuild.errors import MasterbuildError
 from masterbuild.plan import TaskSpec
@@ -103,9 +101,8 @@ def build_side(spec: TaskSpec, inputs: dict[str, Any]) -> dict[str, Any]:
         blocks = _side_blocks(c["tracks"], p["masters"], sr)
         clipped = write_stream(tmp, blocks, fmt, sr, CHANNELS, dither_rng(*c["seed"]))
         digest = file_digest(tmp)
-    loud = measure_blocks(read_blocks(wav), sr, CHANNELS)
     encoding = encoding_of(fmt["codec"], fmt["bit_depth"])
-    stats = analyze_blocks(read_blocks(wav), sr, CHANNELS, encoding=encoding)
+    loud, stats = measure_and_analyze(read_blocks(wav), sr, CHANNELS, encoding)
     write_npy_atomic(Path(f"{p['series']}.powers.npy"), loud.block_powers)
     write_qc_series(Path(f"{p['series']}.qc.npz"), loud, stats)
     write_bytes_atomic(

@@ -451,3 +451,34 @@ def test_bad_parameters_raise(kw, message):
 def test_wrong_block_shape_raises():
     with pytest.raises(ValueError, match=r"shape \(frames, 2\)"):
         analyze_blocks([np.zeros((10, 2)), np.zeros((10, 3))], FS_HZ, 2, encoding="pcm16")
+
+
+# --- one pass for the meter and the analyser (masterbuild.analysis) ---------------------
+
+
+def test_one_pass_equals_two():
+    from masterbuild.analysis import measure_and_analyze
+    from masterbuild.dsp.loudness import measure_blocks
+
+    rng = np.random.default_rng(3)
+    x = 0.2 * rng.standard_normal((48000 * 5, 2))
+    blocks = [x[i : i + 20000] for i in range(0, x.shape[0], 20000)]
+    loud, stats = measure_and_analyze(iter(blocks), 48000, 2, "pcm24")
+    assert loud == measure_blocks(iter(blocks), 48000, 2)
+    assert stats == analyze_blocks(iter(blocks), 48000, 2, encoding="pcm24")
+    np.testing.assert_array_equal(stats.envelope, analyze(x, 48000, encoding="pcm24").envelope)
+
+
+def test_one_pass_raises_instead_of_hanging():
+    from masterbuild.analysis import measure_and_analyze
+
+    def broken():
+        yield np.zeros((1000, 2))
+        raise OSError("disk gone")
+
+    with pytest.raises(OSError, match="disk gone"):
+        measure_and_analyze(broken(), 48000, 2, "pcm24")
+    with pytest.raises(ValueError):  # the analyser refuses the block, the meter would not
+        measure_and_analyze(iter([np.zeros((10, 2))]), 48000, 2, "pcm99")
+    with pytest.raises(ValueError):  # the meter refuses before reading anything
+        measure_and_analyze(iter([np.zeros((10, 3))]), 48000, 2, "pcm24")

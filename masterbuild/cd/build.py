@@ -15,9 +15,8 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from masterbuild.analysis import qc_result, write_qc_series
+from masterbuild.analysis import measure_and_analyze, qc_result, write_qc_series
 from masterbuild.atomic import atomic_output, write_bytes_atomic, write_npy_atomic
-from masterbuild.audio import read_blocks
 from masterbuild.cd.cdtext import CdTextError, encode_cdtext
 from masterbuild.cd.cue import cue_sheet_bytes
 from masterbuild.cd.ddp import write_ddp
@@ -26,8 +25,8 @@ from masterbuild.cd.programme import write_programme
 from masterbuild.cd.redbook import sequence_checked
 from masterbuild.cd.sequence import Placement, TrackTiming
 from masterbuild.dsp.dither import dither_rng, make_quantizer
-from masterbuild.dsp.loudness import Loudness, measure_blocks
-from masterbuild.dsp.qc import analyze_blocks
+from masterbuild.dsp.loudness import Loudness
+from masterbuild.dsp.qc import QcStats
 from masterbuild.errors import ManifestErrors, MasterbuildError
 from masterbuild.plan import TaskSpec
 from masterbuild.render import loudness_result
@@ -53,9 +52,9 @@ def _layout(spec: TaskSpec) -> tuple[list[Placement], CdLayout]:
     return placements, layout
 
 
-def _cut(image: Path, start: int, stop: int, target: Path) -> tuple[str, Loudness]:
-    """Copy image samples [start, stop) bit for bit into a 16-bit WAV, measuring them on
-    the way; return the file's digest and the loudness."""
+def _cut(image: Path, start: int, stop: int, target: Path) -> tuple[str, Loudness, QcStats]:
+    """Copy image samples [start, stop) bit for bit into a 16-bit WAV, measuring and
+    analysing them on the way; return the file's digest, loudness and QC figures."""
 
     def copied(src: sf.SoundFile, out: sf.SoundFile) -> Iterator[np.ndarray]:
         src.seek(start)
@@ -71,9 +70,9 @@ def _cut(image: Path, start: int, stop: int, target: Path) -> tuple[str, Loudnes
             sf.SoundFile(str(image)) as src,
             sf.SoundFile(str(tmp), "w", SAMPLE_RATE_HZ, 2, subtype="PCM_16", format="WAV") as out,
         ):
-            loud = measure_blocks(copied(src, out), SAMPLE_RATE_HZ, 2)
+            loud, stats = measure_and_analyze(copied(src, out), SAMPLE_RATE_HZ, 2, "pcm16")
         digest = file_digest(tmp)
-    return digest, loud
+    return digest, loud, stats
 
 
 def build_programme(spec: TaskSpec, inputs: dict[str, Any]) -> dict[str, Any]:
@@ -108,9 +107,8 @@ def build_programme(spec: TaskSpec, inputs: dict[str, Any]) -> dict[str, Any]:
         tid = visible[track.number - 1]
         start, stop = track.start_frame * SAMPLES_PER_FRAME, track.end_frame * SAMPLES_PER_FRAME
         cut = Path(p["cuts"][tid])
-        digest, loud = _cut(image, start, stop, cut)
+        digest, loud, stats = _cut(image, start, stop, cut)
         write_npy_atomic(Path(p["powers"][tid]), loud.block_powers)
-        stats = analyze_blocks(read_blocks(cut), SAMPLE_RATE_HZ, 2, encoding="pcm16")
         write_qc_series(Path(p["qc"][tid]), loud, stats)
         tracks[tid] = {
             "digest": digest,
