@@ -9,6 +9,7 @@ do, whatever doit dependency file each uses.
 from __future__ import annotations
 
 import importlib
+import os
 import shutil
 import sys
 import tempfile
@@ -89,7 +90,33 @@ def run_task(spec: TaskSpec) -> TaskFailed | None:
     except OSError as exc:  # disk full, permissions: the user's to fix, not a bug
         where = exc.filename or spec.name
         return TaskFailed(f"{where}: -: {exc.strerror or exc} (task {spec.name})")
+    except RuntimeError as exc:
+        if type(exc).__name__ != "LibsndfileError":
+            raise  # a bug: keep its traceback
+        return TaskFailed(_audio_write_failure(spec, exc))
     return None
+
+
+# Below this much free space, libsndfile's bare "System error." on a write is a full disk.
+_NEARLY_FULL_BYTES = 16 << 20
+
+
+def _audio_write_failure(spec: TaskSpec, exc: RuntimeError) -> str:
+    """libsndfile reports a failed write without its errno: say what it most likely was."""
+    folder = Path(spec.targets[0]).parent if spec.targets else Path(spec.state_dir)
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        st = os.statvfs(folder)
+        free = st.f_bavail * st.f_frsize
+    except OSError:
+        free = None
+    if free is not None and free < _NEARLY_FULL_BYTES:
+        return (
+            f"{folder}: -: No space left on device ({free >> 20} MiB free): free some "
+            f"space and build again (task {spec.name})"
+        )
+    return f"{folder}: audio: libsndfile could not write ({exc}) (task {spec.name})"
 
 
 def _fail(message: str) -> TaskFailed:
