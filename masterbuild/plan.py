@@ -696,7 +696,7 @@ def cd_track_configs(album: LoadedAlbum) -> list[dict[str, Any]]:
             "performer": t.artist or m.album.artist,
             "songwriter": t.composer,
             "isrc": t.isrc,
-            "gap_s": m.master.gap_s if t.gap_s is None else t.gap_s,
+            "gap_s": _gap_s(album, t),
             "crossfade_s": t.crossfade_s,
             "boundary_s": t.boundary_s,
             "index_s": list(t.index_s),

@@ -367,7 +367,7 @@ def _step(
     return new_state, subblocks
 
 
-def _as_frames(block: np.ndarray, channels: int) -> np.ndarray:
+def as_frames(block: np.ndarray, channels: int) -> np.ndarray:
     """Validate one input block and return it as (frames, channels) float64."""
     arr = np.asarray(block, dtype=np.float64)
     if arr.ndim == 1 and channels == 1:
@@ -387,7 +387,7 @@ def _rechunk(
     pending: list[np.ndarray] = []
     pending_frames = 0
     for block in blocks:
-        arr = _as_frames(block, channels)
+        arr = as_frames(block, channels)
         while arr.shape[0]:
             if pending_frames == 0 and arr.shape[0] >= chunk_frames:
                 yield arr[:chunk_frames]

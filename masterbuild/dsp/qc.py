@@ -41,6 +41,8 @@ import numpy as np
 import scipy.signal
 from numpy.lib.stride_tricks import sliding_window_view
 
+from masterbuild.dsp.loudness import as_frames
+
 __all__ = [
     "CHUNK_FRAMES",
     "ENCODINGS",
@@ -420,16 +422,6 @@ def _step(
     return new_state, bins, clip_bins
 
 
-def _as_frames(block: np.ndarray, channels: int) -> np.ndarray:
-    """Validate one input block and return it as (frames, channels) float64."""
-    arr = np.asarray(block, dtype=np.float64)
-    if arr.ndim == 1 and channels == 1:
-        arr = arr[:, None]
-    if arr.ndim != 2 or arr.shape[1] != channels:
-        raise ValueError(f"expected blocks of shape (frames, {channels}), got {arr.shape}")
-    return arr
-
-
 def _rechunk(blocks: Iterable[np.ndarray], channels: int, scratch: np.ndarray) -> Iterator[int]:
     """Copy blocks of any sizes into ``scratch`` one full chunk at a time.
 
@@ -440,7 +432,7 @@ def _rechunk(blocks: Iterable[np.ndarray], channels: int, scratch: np.ndarray) -
     chunk_frames = scratch.shape[0]
     filled = 0
     for block in blocks:
-        arr = _as_frames(block, channels)
+        arr = as_frames(block, channels)
         while arr.shape[0]:
             take = min(chunk_frames - filled, arr.shape[0])
             scratch[filled : filled + take] = arr[:take]
