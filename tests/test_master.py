@@ -184,13 +184,14 @@ def test_an_unreachable_ceiling_fails_loudly_instead_of_delivering_an_over(tmp_p
     import masterbuild.render as render
     from masterbuild.tasks import build
 
-    real = render.measure_blocks
+    real = render.measure_and_analyze
 
-    def always_over(blocks, sr, ch):
-        return dataclasses.replace(real(blocks, sr, ch), true_peak_dbtp=0.5)
+    def always_over(blocks, sr, ch, encoding):
+        loud, stats = real(blocks, sr, ch, encoding)
+        return dataclasses.replace(loud, true_peak_dbtp=0.5), stats
 
     album = make_album(tmp_path, manifest(1, formats={"out": _fmt(loudness={"mode": "none"})}))
-    monkeypatch.setattr(render, "measure_blocks", always_over)
+    monkeypatch.setattr(render, "measure_and_analyze", always_over)
     outcome = build([album], out=io.StringIO())
     assert outcome.status == 1
     assert any(
