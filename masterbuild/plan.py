@@ -254,6 +254,7 @@ def plan_album(
     deliverables: list[str] = []
     report_deps: list[str] = []
     format_summaries: dict[str, Any] = {}
+    solver_at: dict[float | None, str] = {}  # limiter ceiling -> first album-gain task
     for fmt_name in selected:
         fmt = m.formats[fmt_name]
         try:
@@ -271,6 +272,12 @@ def plan_album(
         gain_name = f"gain:{aid}:{fmt_name}"
         album_mode = fmt.loudness.mode == "album"
         if album_mode:
+            # Solves at one limiter ceiling share their simulations (cached on disk): run
+            # them one after the other, so that in a parallel build the second finds the
+            # first's work instead of doing it again beside it.
+            ceiling_key = fconf["limiter_ceiling_db"] if fmt.limiter else None
+            earlier = solver_at.setdefault(ceiling_key, gain_name)
+            shares_simulations = (earlier,) if earlier != gain_name else ()
             specs.append(
                 TaskSpec(
                     name=gain_name,
@@ -278,7 +285,7 @@ def plan_album(
                     album_id=aid,
                     state_dir=state,
                     targets=(),
-                    task_dep=tuple(render_name.values()),
+                    task_dep=(*render_name.values(), *shares_simulations),
                     config={
                         "version": GAIN_VERSION,
                         "target_lufs": fmt.loudness.target_lufs,
