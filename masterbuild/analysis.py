@@ -36,7 +36,20 @@ def encoding_of(codec: str, bit_depth: int | None) -> str:
 
 
 def _finite(value: float, digits: int = 2) -> float | None:
+    """JSON has no infinities: -inf (silence) is stored as null."""
     return None if not math.isfinite(value) else round(float(value), digits)
+
+
+def loudness_result(loud: Loudness) -> dict[str, Any]:
+    return {
+        "integrated_lufs": _finite(loud.integrated_lufs),
+        "lra_lu": _finite(loud.lra_lu),
+        "true_peak_dbtp": _finite(loud.true_peak_dbtp),
+        "sample_peak_dbfs": _finite(loud.sample_peak_dbfs),
+        "max_momentary_lufs": _finite(loud.max_momentary_lufs),
+        "max_short_term_lufs": _finite(loud.max_short_term_lufs),
+        "duration_s": round(loud.duration_s, 6),
+    }
 
 
 def qc_result(stats: QcStats) -> dict[str, Any]:

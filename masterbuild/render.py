@@ -16,14 +16,20 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from masterbuild.analysis import encoding_of, measure_and_analyze, qc_result, write_qc_series
+from masterbuild.analysis import (
+    encoding_of,
+    loudness_result,
+    measure_and_analyze,
+    qc_result,
+    write_qc_series,
+)
 from masterbuild.atomic import atomic_output, write_npy_atomic
 from masterbuild.audio import read_blocks
 from masterbuild.dsp.chain import run_chain
 from masterbuild.dsp.dither import dither_rng
 from masterbuild.dsp.fades import fade_gains
 from masterbuild.dsp.gain import db_to_linear
-from masterbuild.dsp.loudness import Loudness, integrated_lufs_from_powers, measure_blocks
+from masterbuild.dsp.loudness import integrated_lufs_from_powers, measure_blocks
 from masterbuild.dsp.resample import resample_blocks
 from masterbuild.dsp.silence import audible_bounds
 from masterbuild.dsp.versions import STAGE_VERSIONS
@@ -38,23 +44,6 @@ CHANNELS = 2
 MAX_PEAK_ATTEMPTS = 6
 PEAK_MARGIN_DB = 0.05
 LOUDNESS_TOLERANCE_LU = 0.1
-
-
-def _finite(value: float, digits: int = 2) -> float | None:
-    """JSON has no infinities: -inf (silence) is stored as null."""
-    return None if not math.isfinite(value) else round(float(value), digits)
-
-
-def loudness_result(loud: Loudness) -> dict[str, Any]:
-    return {
-        "integrated_lufs": _finite(loud.integrated_lufs),
-        "lra_lu": _finite(loud.lra_lu),
-        "true_peak_dbtp": _finite(loud.true_peak_dbtp),
-        "sample_peak_dbfs": _finite(loud.sample_peak_dbfs),
-        "max_momentary_lufs": _finite(loud.max_momentary_lufs),
-        "max_short_term_lufs": _finite(loud.max_short_term_lufs),
-        "duration_s": round(loud.duration_s, 6),
-    }
 
 
 def _to_stereo(blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:

@@ -15,14 +15,19 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from masterbuild.analysis import encoding_of, measure_and_analyze, qc_result, write_qc_series
+from masterbuild.analysis import (
+    encoding_of,
+    loudness_result,
+    measure_and_analyze,
+    qc_result,
+    write_qc_series,
+)
 from masterbuild.atomic import atomic_output, write_bytes_atomic, write_npy_atomic
 from masterbuild.audio import read_blocks
 from masterbuild.dsp.dither import dither_rng
 from masterbuild.encode import write_stream
 from masterbuild.errors import MasterbuildError
 from masterbuild.plan import TaskSpec
-from masterbuild.render import loudness_result
 from masterbuild.state import file_digest
 
 CHANNELS = 2

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from masterbuild.analysis import measure_and_analyze, qc_result, write_qc_series
+from masterbuild.analysis import loudness_result, measure_and_analyze, qc_result, write_qc_series
 from masterbuild.atomic import atomic_output, write_bytes_atomic, write_npy_atomic
 from masterbuild.cd.cdtext import CdTextError, encode_cdtext
 from masterbuild.cd.cue import cue_sheet_bytes
@@ -29,7 +29,6 @@ from masterbuild.dsp.loudness import Loudness
 from masterbuild.dsp.qc import QcStats
 from masterbuild.errors import ManifestErrors, MasterbuildError
 from masterbuild.plan import TaskSpec
-from masterbuild.render import loudness_result
 from masterbuild.state import file_digest
 
 CUT_BLOCK_FRAMES = 65536
