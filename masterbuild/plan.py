@@ -30,12 +30,13 @@ from masterbuild.errors import ManifestErrors, MasterbuildError
 from masterbuild.manifest.load import LoadedAlbum, _display
 from masterbuild.manifest.models import Format, Track
 
-RENDER_VERSION = 2  # 2: results carry the meter's Kaiser-sinc true peak
+RENDER_VERSION = 3  # 2: results carry the meter's Kaiser-sinc true peak; 3: limiter profile
 # 2: limiter; 3: 32-tap filter; 4: the ceiling wins; 5: QC analysis; 6: track gain solved
-# through the limiter before encoding, lossy headroom
-MASTER_VERSION = 6
+# through the limiter before encoding, lossy headroom; 7: ... with the limiter model
+MASTER_VERSION = 7
 PROGRAMME_VERSION = 2  # 2: QC analysis of the cuts
-GAIN_VERSION = 4  # 2: solved through the limiter; 3: limiter/meter v2; 4: lossy headroom
+# 2: solved through the limiter; 3: limiter/meter v2; 4: lossy headroom; 5: limiter model
+GAIN_VERSION = 5
 TAG_VERSION = 1
 QC_VERSION = 2  # 2: spectrum smoothed to 1/6 octave
 SIDE_VERSION = 1
@@ -235,6 +236,7 @@ def plan_album(
                 task_dep=(),
                 config={
                     "version": RENDER_VERSION,
+                    "limiter": STAGE_VERSIONS["limiter"],  # its stages 1-2 make the profile
                     "chain": effective_chain(album, track),
                     "gain_db": track.gain_db,
                     "trim": track.trim.model_dump(mode="json"),
@@ -254,7 +256,6 @@ def plan_album(
     deliverables: list[str] = []
     report_deps: list[str] = []
     format_summaries: dict[str, Any] = {}
-    solver_at: dict[float | None, str] = {}  # limiter ceiling -> first album-gain task
     for fmt_name in selected:
         fmt = m.formats[fmt_name]
         try:
@@ -272,12 +273,6 @@ def plan_album(
         gain_name = f"gain:{aid}:{fmt_name}"
         album_mode = fmt.loudness.mode == "album"
         if album_mode:
-            # Solves at one limiter ceiling share their simulations (cached on disk): run
-            # them one after the other, so that in a parallel build the second finds the
-            # first's work instead of doing it again beside it.
-            ceiling_key = fconf["limiter_ceiling_db"] if fmt.limiter else None
-            earlier = solver_at.setdefault(ceiling_key, gain_name)
-            shares_simulations = (earlier,) if earlier != gain_name else ()
             specs.append(
                 TaskSpec(
                     name=gain_name,
@@ -285,7 +280,7 @@ def plan_album(
                     album_id=aid,
                     state_dir=state,
                     targets=(),
-                    task_dep=(*render_name.values(), *shares_simulations),
+                    task_dep=tuple(render_name.values()),
                     config={
                         "version": GAIN_VERSION,
                         "target_lufs": fmt.loudness.target_lufs,
@@ -304,7 +299,6 @@ def plan_album(
                             }
                             for t in m.tracks
                         },
-                        "simulations": str(cache / "album-gain"),
                     },
                     doc=f"album loudness gain for {fmt_name}",
                 )
@@ -346,7 +340,6 @@ def plan_album(
                         "intermediate": str(cache / "render" / f"{track.id}.wav"),
                         "powers": str(mdir / f"{track.id}.{mext}.powers.npy"),
                         "qc": str(mdir / f"{track.id}.{mext}.qc.npz"),
-                        "simulations": str(cache / "album-gain"),
                     },
                     doc=f"master {track.id} for {fmt_name}",
                 )

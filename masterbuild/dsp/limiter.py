@@ -84,7 +84,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -105,6 +105,7 @@ __all__ = [
     "limit",
     "limiter_config",
     "limiter_gain_db",
+    "neighbourhood_peak_blocks",
     "oversampler",
     "wideband_taps",
 ]
@@ -410,6 +411,29 @@ def _mirrored_start_peaks(head: np.ndarray, over: Oversampler) -> np.ndarray:
     return np.abs(y).max(axis=(0, 1)).astype(np.float64)
 
 
+def _neighbourhood_peaks(
+    cfg: LimiterConfig, state: LimiterState, joined: np.ndarray, n: int, floor: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stages 1-2 for the ``n`` new frames at the end of ``joined`` (history first).
+
+    Returns ``p`` (linear; element ``i`` is the neighbourhood of input frame
+    ``frames_in + i - 47``) and the new tail of interval peaks.  Values at or
+    below ``floor`` may read as 0 (see :func:`_interval_peaks`).
+    """
+    h = cfg.history
+    ext = joined[h - _WINDOW_HISTORY : h + n - (_WINDOW_HISTORY - _INTERP_DELAY)]
+    q = _interval_peaks(np.ascontiguousarray(ext.T, dtype=np.float32), cfg.over, floor)
+    first_j = state.frames_in - _INTERP_DELAY  # interval index of q[0]
+    if first_j <= _MIRRORED and first_j + n > 1:
+        x0 = state.frames_in - h  # global index of joined[0] (<= 0 here)
+        start = _mirrored_start_peaks(joined[-x0 : -x0 + WIDE_TAPS], cfg.over)  # j = 1 .. 16
+        lo, hi = max(1, first_j), min(_MIRRORED, first_j + n - 1)
+        q[lo - first_j : hi - first_j + 1] = np.maximum(
+            q[lo - first_j : hi - first_j + 1], start[lo - 1 : hi]
+        )
+    return _trailing(state.q_tail, q, 2 * HALF_SUPPORT, "max")
+
+
 # --- stage 5: release ------------------------------------------------------------------
 
 
@@ -453,17 +477,7 @@ def _advance(
     n = x.shape[0]
     joined = np.concatenate([state.x_tail, x])
     h = cfg.history
-    ext = joined[h - _WINDOW_HISTORY : h + n - (_WINDOW_HISTORY - _INTERP_DELAY)]
-    q = _interval_peaks(np.ascontiguousarray(ext.T, dtype=np.float32), cfg.over, cfg.threshold_lin)
-    first_j = state.frames_in - _INTERP_DELAY  # interval index of q[0]
-    if first_j <= _MIRRORED and first_j + n > 1:
-        x0 = state.frames_in - h  # global index of joined[0] (<= 0 here)
-        start = _mirrored_start_peaks(joined[-x0 : -x0 + WIDE_TAPS], cfg.over)  # j = 1 .. 16
-        lo, hi = max(1, first_j), min(_MIRRORED, first_j + n - 1)
-        q[lo - first_j : hi - first_j + 1] = np.maximum(
-            q[lo - first_j : hi - first_j + 1], start[lo - 1 : hi]
-        )
-    p, q_tail = _trailing(state.q_tail, q, 2 * HALF_SUPPORT, "max")
+    p, q_tail = _neighbourhood_peaks(cfg, state, joined, n, cfg.threshold_lin)
     over = p > cfg.threshold_lin
     req = np.zeros(n)
     req[over] = np.maximum(20.0 * np.log10(p[over]) - cfg.threshold_db, 0.0)
@@ -664,3 +678,38 @@ def limit(
     head, state = stage.step(arr2, stage.initial_state(arr2.shape[1]))
     y = np.concatenate([head, stage.flush(state)])
     return y[:, 0] if arr.ndim == 1 else y
+
+
+PEAK_LATENCY = _INTERP_DELAY + HALF_SUPPORT  # 47: stages 1-2 see frame m at stream index m+47
+
+
+def neighbourhood_peak_blocks(
+    blocks: Iterable[np.ndarray], sample_rate_hz: int, channels: int
+) -> Iterator[np.ndarray]:
+    """Stages 1-2 alone, at unity gain: ``p`` for every input frame, in input order.
+
+    Element ``m`` is the largest true-peak value (linear) the limiter sees around
+    frame ``m`` -- the value it compares with its threshold.  Stages 1-2 are linear
+    in the input's level, so ``g * p`` is what the limiter sees after a gain ``g``:
+    :mod:`masterbuild.dsp.limiter_model` predicts the limiter's reduction from it.
+    Yields one array per input block (lengths sum to the input's frames).
+    """
+    cfg = limiter_config(sample_rate_hz)
+    state = initial_state(cfg, channels)
+    skip = PEAK_LATENCY
+
+    def feed(x: np.ndarray) -> np.ndarray:
+        nonlocal state, skip
+        n = x.shape[0]
+        joined = np.concatenate([state.x_tail, x])
+        p, q_tail = _neighbourhood_peaks(cfg, state, joined, n, 0.0)
+        state = state._replace(
+            frames_in=state.frames_in + n, x_tail=joined[n:].copy(), q_tail=q_tail.copy()
+        )
+        drop = min(skip, p.size)
+        skip -= drop
+        return p[drop:]
+
+    for block in blocks:
+        yield feed(_as_block(block, channels))
+    yield feed(np.zeros((PEAK_LATENCY, channels)))
