@@ -52,8 +52,8 @@ per-sample Python loop).  ``L`` is the lookahead in samples, ``x[j]`` the input:
    (no ripple at the signal's period, no pumping) and lets go slowly when the
    passage ends; a transient on top recovers fast down to the sustained level.
    This is our scheme, in the spirit of the dual-time-constant ("auto") release of
-   broadcast limiters.  ``r[n] = max(u[n], a r[n-1])`` unrolls to
-   ``log r[n] = n log a + max_{k<=n} (log u[k] - k log a)``: a running maximum.
+   broadcast limiters.  ``r[n] = max(u[n], a r[n-1])`` is the one recursion here
+   that numpy cannot express cheaply: a small numba kernel runs it.
 6. **Attack smoothing**: two cascaded moving averages of ``L1 + L2 - 1 = L`` samples
    (triangular-like weights ``w >= 0``, ``sum w = 1``, support ``[n-L+1, n]``): a
    C1-continuous S-shaped attack that lies entirely inside the lookahead.
@@ -74,8 +74,8 @@ so the inequality survives rounding exactly.  Where nothing goes over, every
 reduction is exactly 0 and the output is the delayed input, bit for bit.
 
 Streaming: the state (:class:`LimiterState`) is an immutable value.  The release
-detectors are re-based at absolute positions (multiples of :data:`CHUNK_FRAMES`),
-every other stage is a sliding max, min or exact integer sum, and the
+detectors carry their last value, every other stage is a sliding max, min or exact
+integer sum, and the
 over-sampling runs in matrix products of one fixed shape, so the output is the same
 bit for bit however the signal is cut into blocks.
 """
@@ -117,7 +117,7 @@ SUSTAIN_WINDOW_MS = 100.0  # ... and lasting this long is "sustained"
 REDUCTION_FLOOR_DB = 1e-9  # a release tail below this is exactly 0 (gain exactly 1)
 GRID_DB = 2.0**-32  # integer grid of the attack smoothing (exact sums)
 MAX_INPUT = 1e12  # |sample| limit (+240 dBFS) keeping the integer sums far from overflow
-CHUNK_FRAMES = 65536  # internal block; release detectors re-based at its multiples
+CHUNK_FRAMES = 65536  # internal block (bounded temporaries); cut at its multiples
 HALF_SUPPORT = truepeak.TAPS_PER_PHASE // 2  # 16: half the meter interpolator's support
 WIDE_TAPS = 32  # taps per phase of the wide-band interpolator (as FFmpeg's swresample)
 WIDE_KAISER_BETA = 9.0  # its Kaiser window (swresample's default)
@@ -157,8 +157,8 @@ class LimiterState(NamedTuple):
     req_tail: np.ndarray  # (L - 1,) last required reductions, dB
     la_tail: np.ndarray  # (sustain_period - 1,) last lookahead reductions, dB
     held_tail: np.ndarray  # (sustain_window - 1,) last sustain-period maxima, dB
-    fast_max: float  # running max of log r - k log a, fast detector, current grid cell
-    slow_max: float  # the same for the slow detector
+    fast_db: float  # last reduction of the fast release detector, dB
+    slow_db: float  # the same for the slow detector
     r_tail: np.ndarray  # (L1 - 1,) int64 last reductions on the grid
     c1_tail: np.ndarray  # (L2 - 1,) int64 last first-stage means on the grid
 
@@ -224,8 +224,8 @@ def initial_state(cfg: LimiterConfig, channels: int) -> LimiterState:
         req_tail=np.zeros(cfg.lookahead - 1),
         la_tail=np.zeros(cfg.sustain_period - 1),
         held_tail=np.zeros(cfg.sustain_window - 1),
-        fast_max=-np.inf,
-        slow_max=-np.inf,
+        fast_db=0.0,
+        slow_db=0.0,
         r_tail=np.zeros(cfg.box1 - 1, dtype=np.int64),
         c1_tail=np.zeros(cfg.box2 - 1, dtype=np.int64),
     )
@@ -437,28 +437,59 @@ def _neighbourhood_peaks(
 # --- stage 5: release ------------------------------------------------------------------
 
 
-def _release(
-    u: np.ndarray, running_max: float, offset: int, log_a: float
-) -> tuple[np.ndarray, float]:
-    """Peak detector ``r[n] = max(u[n], a r[n-1])`` on dB reductions, vectorised.
+def _release_loop(u: np.ndarray, last: float, a: float, floor: float, out: np.ndarray) -> float:
+    """``out[n] = max(u[n], a out[n-1])`` from ``out[-1] = last``; below ``floor`` is 0."""
+    r = last
+    for n in range(u.size):
+        r = a * r
+        if u[n] > r:
+            r = u[n]
+        if r < floor:  # a finished release is exactly 0 (and never decays into denormals)
+            r = 0.0
+        out[n] = r
+    return r
 
-    ``log r[k] = k log a + max(running_max, max_{i<=k} (log u[i] - i log a))`` with
-    ``k`` counted from the start of the current grid cell (``offset`` = position of
-    ``u[0]`` in it), so the same sums are formed whatever the block boundaries.
 
-    Returns the reductions (dB, >= 0) and the new running maximum.
+@functools.cache
+def _release_kernel() -> Any:
+    """The release recursion compiled by numba: the one loop numpy cannot express.
+
+    (A running maximum in the log domain expresses it, at ten times the cost.)
+    Compiled on first use, so planning a build never imports numba.
     """
-    k = offset + np.arange(u.size, dtype=np.float64)
-    with np.errstate(divide="ignore"):
-        v = np.log(u) - k * log_a
-    v[0] = max(v[0], running_max)
-    cm = np.maximum.accumulate(v)
-    return np.exp(cm + k * log_a), float(cm[-1])
+    from numba import njit
+
+    return njit(cache=True, nogil=True)(_release_loop)
 
 
-def _rebase(running_max: float, log_a: float) -> float:
-    """Carry a detector into the next grid cell: ``log r_last + log a`` in new coordinates."""
-    return running_max + CHUNK_FRAMES * log_a
+def release(u: np.ndarray, last_db: float, log_a: float) -> tuple[np.ndarray, float]:
+    """Peak detector ``r[n] = max(u[n], a r[n-1])`` on dB reductions (step 5).
+
+    Parameters
+    ----------
+    u : numpy.ndarray
+        Reductions wanted, dB (>= 0).
+    last_db : float
+        The detector's value before ``u[0]``.
+    log_a : float
+        Log of the per-sample release coefficient (< 0).
+
+    Returns
+    -------
+    tuple
+        The detector's values (dB; below :data:`REDUCTION_FLOOR_DB` exactly 0) and
+        its last value, to carry into the next block: the result does not depend on
+        how the signal is cut into blocks.
+    """
+    out = np.empty(u.size)
+    last = _release_kernel()(
+        np.ascontiguousarray(u, dtype=np.float64),
+        float(last_db),
+        math.exp(log_a),
+        REDUCTION_FLOOR_DB,
+        out,
+    )
+    return out, float(last)
 
 
 # --- one chunk through the whole chain --------------------------------------------------
@@ -485,13 +516,8 @@ def _advance(
 
     held, la_tail = _trailing(state.la_tail, la, cfg.sustain_period, "max")
     sustained, held_tail = _trailing(state.held_tail, held, cfg.sustain_window, "min")
-    offset = state.frames_in % CHUNK_FRAMES
-    fast_max, slow_max = state.fast_max, state.slow_max
-    if offset == 0 and state.frames_in > 0:
-        fast_max = _rebase(fast_max, cfg.log_a_fast)
-        slow_max = _rebase(slow_max, cfg.log_a_slow)
-    fast, fast_max = _release(la, fast_max, offset, cfg.log_a_fast)
-    slow, slow_max = _release(np.minimum(la, sustained), slow_max, offset, cfg.log_a_slow)
+    fast, fast_db = release(la, state.fast_db, cfg.log_a_fast)
+    slow, slow_db = release(np.minimum(la, sustained), state.slow_db, cfg.log_a_slow)
     r1 = np.maximum(fast, slow)
 
     # Attack smoothing (step 6): weights >= 0 summing to 1 over [n-L+1, n], every r1 in
@@ -510,8 +536,8 @@ def _advance(
         req_tail=req_tail.copy(),
         la_tail=la_tail.copy(),
         held_tail=held_tail.copy(),
-        fast_max=fast_max,
-        slow_max=slow_max,
+        fast_db=fast_db,
+        slow_db=slow_db,
         r_tail=r_tail.copy(),
         c1_tail=c1_tail.copy(),
     )

@@ -125,8 +125,8 @@ class _Tails(NamedTuple):
     req: np.ndarray
     la: np.ndarray
     held: np.ndarray
-    fast_log: float  # log of the last fast-detector reduction (dB), -inf if none
-    slow_log: float
+    fast_db: float  # last value of the fast release detector, dB
+    slow_db: float
     r: np.ndarray
     c1: np.ndarray
     power: np.ndarray  # group powers waiting for their (delayed) reduction
@@ -147,17 +147,6 @@ def _trailing_mean(tail: np.ndarray, new: np.ndarray, width: int):
     joined = np.concatenate([tail, new])
     csum = np.concatenate([[0.0], np.cumsum(joined)])
     return (csum[width:] - csum[:-width]) / width, joined[new.size :]
-
-
-def _release(u: np.ndarray, last_log: float, log_a: float) -> tuple[np.ndarray, float]:
-    """``r[k] = max(u[k], a r[k-1])`` from ``r[-1] = exp(last_log)``, vectorised."""
-    k = np.arange(u.size, dtype=np.float64)
-    with np.errstate(divide="ignore"):
-        v = np.log(u) - k * log_a
-    v[0] = max(v[0], last_log + log_a)
-    cm = np.maximum.accumulate(v)
-    out = cm + k * log_a
-    return np.exp(out), float(out[-1])
 
 
 def limited_block_powers(
@@ -201,8 +190,8 @@ def limited_block_powers(
         req=np.zeros(la_width - 1),
         la=np.zeros(period - 1),
         held=np.zeros(window - 1),
-        fast_log=-np.inf,
-        slow_log=-np.inf,
+        fast_db=0.0,
+        slow_db=0.0,
         r=np.zeros(box1 - 1),
         c1=np.zeros(box2 - 1),
         power=np.zeros(0),
@@ -219,10 +208,9 @@ def limited_block_powers(
         la, req_tail = _trailing(t.req, req, la_width, "max")
         held, la_tail = _trailing(t.la, la, period, "max")
         sustained, held_tail = _trailing(t.held, held, window, "min")
-        fast, fast_log = _release(la, t.fast_log, log_a_fast)
-        slow, slow_log = _release(np.minimum(la, sustained), t.slow_log, log_a_slow)
+        fast, fast_db = limiter.release(la, t.fast_db, log_a_fast)
+        slow, slow_db = limiter.release(np.minimum(la, sustained), t.slow_db, log_a_slow)
         r1 = np.maximum(fast, slow)
-        r1[r1 < limiter.REDUCTION_FLOOR_DB] = 0.0
         c1, r_tail = _trailing_mean(t.r, r1, box1)
         smoothed, c1_tail = _trailing_mean(t.c1, c1, box2)
         waiting = np.concatenate([t.power, power])
@@ -230,7 +218,7 @@ def limited_block_powers(
         first = max(0, delay - start)
         m = min(smoothed.size - first, waiting.size)
         group_sums.append(waiting[:m] * 10.0 ** (-smoothed[first : first + m] / 10.0))
-        t = _Tails(req_tail, la_tail, held_tail, fast_log, slow_log, r_tail, c1_tail, waiting[m:])
+        t = _Tails(req_tail, la_tail, held_tail, fast_db, slow_db, r_tail, c1_tail, waiting[m:])
         if start + _CHUNK_GROUPS >= n:
             break
     groups = np.concatenate(group_sums) * gain_lin2 if group_sums else np.zeros(0)

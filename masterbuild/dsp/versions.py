@@ -12,5 +12,5 @@ STAGE_VERSIONS: dict[str, int] = {
     "eq": 1,
     "width": 1,
     "compressor": 1,
-    "limiter": 2,
+    "limiter": 3,  # 3: release recursion in a numba kernel (rounding only)
 }
