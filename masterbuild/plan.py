@@ -38,7 +38,7 @@ PROGRAMME_VERSION = 2  # 2: QC analysis of the cuts
 # 2: solved through the limiter; 3: limiter/meter v2; 4: lossy headroom; 5: limiter model
 GAIN_VERSION = 5
 TAG_VERSION = 1
-QC_VERSION = 2  # 2: spectrum smoothed to 1/6 octave
+QC_VERSION = 3  # 2: spectrum smoothed to 1/6 octave; 3: float32 Welch
 SIDE_VERSION = 1
 REPORT_VERSION = 2  # 2: QC figures, compliance, plots
 QC_PLOTS = ("loudness", "waveform", "profile", "spectrum")
