@@ -94,7 +94,7 @@ def test_peaks_are_linear_in_level_and_aligned_with_the_input():
     x[20000] = 0.5
     p = np.concatenate(list(neighbourhood_peak_blocks(np.array_split(x, 5), fs, 2)))
     assert p.size == x.shape[0]
-    assert p[20000] == pytest.approx(0.5, rel=1e-6)
+    assert p[20000] == pytest.approx(0.5, rel=2e-5)  # the wide-band bound scales by 1e-5
     support = np.flatnonzero(p > 0)  # the interpolator's reach on either side
     assert support[0] >= 20000 - 33 and support[-1] <= 20000 + 33
     p2 = np.concatenate(list(neighbourhood_peak_blocks([x * 0.25], fs, 2)))

@@ -271,14 +271,19 @@ def _ceil_div(a: np.ndarray, b: int) -> np.ndarray:
 class Oversampler(NamedTuple):
     """Polyphase taps giving the over-sampled points in ``(j - 1, j]`` from 32 inputs.
 
-    ``taps_t @ x[j - 16 : j + 16]`` (oldest first) gives, stacked, the meter's
-    interpolator (:func:`masterbuild.dsp.truepeak.interpolator`, its taps centred
-    in the 32) and the wide-band one (:func:`wideband_taps`) at the phases
-    ``j - 1 + k / factor``, ``k = 1 .. factor``.
+    ``taps_t @ x[j - 16 : j + 16]`` (oldest first) gives the meter's interpolator
+    (:func:`masterbuild.dsp.truepeak.interpolator`, its taps centred in the 32) at
+    the phases ``j - 1 + k / factor``, ``k = 1 .. factor``; ``wide_t`` the
+    wide-band one (:func:`wideband_taps`).  Each wide-band phase is the meter's
+    phase times a constant (the two differ only in their normalisation), so the
+    wide-band reading is the meter's times at most ``wide_scale``: the interval
+    peaks read the meter's rows alone (half the products) and scale by it.
     """
 
-    taps_t: np.ndarray  # (2 * factor, WIDE_TAPS) float32
-    l1_bound: float  # max over rows of sum |taps|, with margin for float32 rounding
+    taps_t: np.ndarray  # (factor, WIDE_TAPS) float32, or both interpolators stacked
+    wide_t: np.ndarray  # (factor, WIDE_TAPS) float32
+    wide_scale: float  # >= 1: bound on wide-band / meter reading (1 when unstacked)
+    l1_bound: float  # max over rows of sum |taps| x wide_scale, with float32 margin
 
 
 def wideband_taps(factor: int) -> np.ndarray:
@@ -324,9 +329,22 @@ def oversampler(sample_rate_hz: int) -> Oversampler:
     pad = (WIDE_TAPS - truepeak.TAPS_PER_PHASE) // 2
     meter32 = np.zeros((factor, WIDE_TAPS))
     meter32[:, pad : pad + truepeak.TAPS_PER_PHASE] = meter
-    taps = np.vstack([meter32, wideband_taps(factor)])
-    l1 = float(np.abs(taps).sum(axis=1).max()) * (1.0 + 1e-4)
-    return Oversampler(np.ascontiguousarray(taps, dtype=np.float32), l1)
+    wide = wideband_taps(factor)
+    wide_t = np.ascontiguousarray(wide, dtype=np.float32)
+    meter_t = np.ascontiguousarray(meter32, dtype=np.float32)
+    support = meter32 != 0
+    ratios = np.abs(wide[support]) / np.abs(meter32[support])
+    per_row = [np.ptp(np.abs(wide[k][support[k]] / meter32[k][support[k]])) for k in range(factor)]
+    outside = np.abs(wide[~support]).max(initial=0.0)
+    if max(per_row) <= 1e-5 and outside <= 1e-6:  # proportional rows: one matrix suffices
+        # 1e-5 covers the float32 rounding of both products (|relative error| < 32 x 2**-24).
+        scale = max(1.0, float(ratios.max())) * (1.0 + 1e-5)
+        taps = meter_t
+    else:  # pragma: no cover - a different meter design: read both
+        scale = 1.0
+        taps = np.ascontiguousarray(np.vstack([meter32, wide]), dtype=np.float32)
+    l1 = float(np.abs(taps.astype(np.float64)).sum(axis=1).max()) * scale * (1.0 + 1e-4)
+    return Oversampler(taps, wide_t, scale, l1)
 
 
 def _interval_peaks(ext: np.ndarray, over: Oversampler, floor: float) -> np.ndarray:
@@ -378,7 +396,7 @@ def _interval_peaks(ext: np.ndarray, over: Oversampler, floor: float) -> np.ndar
         peak = np.maximum(y.max(axis=(0, 1)), -y.min(axis=(0, 1)))
         centre = np.abs(scratch[:, n_taps // 2, :]).max(axis=0)  # the sample x[j] itself
         stop = min(_BATCH, n - start)
-        out[start : start + stop] = np.maximum(peak, centre)[:stop]
+        out[start : start + stop] = np.maximum(peak * over.wide_scale, centre)[:stop]
     return out
 
 
@@ -406,8 +424,7 @@ def _mirrored_start_peaks(head: np.ndarray, over: Oversampler) -> np.ndarray:
     """
     padded = np.concatenate([head[1:_MIRRORED][::-1], head])  # x[-15 .. 31]
     win = np.lib.stride_tricks.sliding_window_view(padded, WIDE_TAPS, axis=0)  # (16, ch, 32)
-    factor = over.taps_t.shape[0] // 2
-    y = np.matmul(over.taps_t[factor:], win.astype(np.float32).transpose(1, 2, 0))
+    y = np.matmul(over.wide_t, win.astype(np.float32).transpose(1, 2, 0))
     return np.abs(y).max(axis=(0, 1)).astype(np.float64)
 
 
