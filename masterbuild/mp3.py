@@ -26,6 +26,7 @@ LAME_VERSION = b"LAME3.100"  # the version lameenc 1.9 bundles, as LAME's tag sp
 QUALITY = 3  # LAME's own default algorithm quality (-q 3); LAME's VBR mode uses 0 for 0..4
 ENCODER_DELAY = 576  # LAME's ENCDELAY: input samples before the first one coded
 FRAME_SAMPLES = 1152  # MPEG-1 Layer III
+CHUNK_FRAMES = 56 * FRAME_SAMPLES  # about 1.5 s at 44.1 kHz: memory stays flat
 VBR_MTRH = 4  # lameenc's set_vbr code for LAME's default VBR mode (vbr_mtrh, "-V n")
 
 _SAMPLE_RATE_INDEX = {44100: 0, 48000: 1, 32000: 2}
@@ -205,6 +206,23 @@ def lame_tag_frame(
     return bytes(frame)
 
 
+def _rechunked(blocks: Iterable[np.ndarray], frames: int) -> Iterable[np.ndarray]:
+    """The same samples in blocks of `frames` (the last shorter): the dither draws depend
+    on block boundaries, and so the file would on how the caller happened to split it."""
+    held: list[np.ndarray] = []
+    count = 0
+    for block in blocks:
+        held.append(block)
+        count += len(block)
+        if count >= frames:
+            joined = np.concatenate(held)
+            cut = len(joined) - len(joined) % frames
+            yield from np.split(joined[:cut], cut // frames)
+            held, count = [joined[cut:]], len(joined) - cut
+    if count:
+        yield np.concatenate(held)
+
+
 def write_mp3(
     path: Path,
     blocks: Iterable[np.ndarray],
@@ -218,8 +236,8 @@ def write_mp3(
     """Encode float blocks (full scale +-1, (frames, channels)) to an MP3 file at `path`.
 
     CBR at `bitrate_kbps` (default 320) or, with `vbr_quality` 0..9, LAME's -V n. The
-    dither is TPDF from `rng`, so equal inputs and seeds give equal files. Returns the
-    count of samples clipped by the 16-bit quantiser.
+    dither is TPDF from `rng`, so equal inputs and seeds give equal files, however the
+    input is split into blocks. Returns the count of samples clipped to 16 bits.
     """
     if sample_rate_hz not in _SAMPLE_RATE_INDEX:
         raise ValueError(f"MP3 at {sample_rate_hz} Hz: use 32000, 44100 or 48000")
@@ -248,7 +266,8 @@ def write_mp3(
     with open(path, "wb") as f:
         f.write(bytes(144000 * tag_kbps // sample_rate_hz))  # the tag frame, filled in last
         sink = _FrameSink(f)
-        for block in blocks:
+        sink.add(enc.encode(b""))  # starts LAME: flush() refuses a stream never begun
+        for block in _rechunked(blocks, CHUNK_FRAMES):
             codes, n = quantizer(block)
             clipped += n
             frames_in += len(codes)
