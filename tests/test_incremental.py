@@ -63,10 +63,23 @@ def test_new_mix_in_place_rerenders_that_track_only(built):
         "notes",
     }
     after = snapshot(album / "masters")
-    for fmt in ("hires", "mp3"):  # track-mode formats: other tracks' files are not rewritten
+    for fmt in ("hires", "mp3"):  # track-mode formats: other tracks' audio is not rewritten
         for n in (1, 3):
             name = next(k for k in after if k.startswith(f"{fmt}/0{n} "))
-            assert after[name] == before[name]
+            if fmt == "hires":
+                assert after[name] == before[name]
+            else:
+                # Their ID3 tag may be: the album ReplayGain peak is the largest over the
+                # album, t2's new master included (it moved 0.2500 -> 0.2495 here).
+                assert _mp3_audio(after[name][1]) == _mp3_audio(before[name][1])
+
+
+def _mp3_audio(data: bytes) -> bytes:
+    """An MP3 file without its leading ID3v2 tag."""
+    if data[:3] != b"ID3":
+        return data
+    size = (data[6] & 0x7F) << 21 | (data[7] & 0x7F) << 14 | (data[8] & 0x7F) << 7 | data[9] & 0x7F
+    return data[10 + size + (10 if data[5] & 0x10 else 0) :]
 
 
 def test_louder_revision_moves_album_gain_in_album_mode_formats_only(built):
