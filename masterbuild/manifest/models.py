@@ -361,7 +361,8 @@ class Format(Strict):
                     f"({self.bit_depth}-bit {codec.upper()} does not exist)"
                 )
             if self.dither not in (None, "none"):
-                raise ValueError(f"{codec} is encoded from float: remove dither")
+                fed = "16-bit TPDF-dithered audio" if codec == "mp3" else "float"
+                raise ValueError(f"{codec} is encoded from {fed}: remove dither")
         if codec == "mp3":
             self._check_mp3()
         elif codec == "opus":
@@ -451,6 +452,8 @@ class Format(Strict):
     @property
     def effective_dither(self) -> str:
         """Dither applied on the word-length reduction: TPDF unless told otherwise."""
+        if self.codec == "mp3":
+            return "tpdf"  # LAME is fed 16-bit audio (masterbuild.mp3)
         depth = self.pcm_bit_depth
         if depth is None or depth == 32:
             return "none"
