@@ -7,7 +7,7 @@ goes to LAME through lameenc (masterbuild.mp3): 3x faster than libsndfile's writ
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,19 +97,64 @@ def write_stream(
             bitrate_kbps=fmt.get("bitrate_kbps"),
             vbr_quality=vbr,
         )
-    enc = encoding_for(fmt, channels)
-    depth = fmt.get("bit_depth")
-    clipped = 0
-    if depth in (16, 24):
-        quantizer = make_quantizer(depth, fmt.get("dither", "none"), rng, sample_rate_hz, channels)
-    with open_writer(path, enc, sample_rate_hz, channels) as f:
+    if fmt["codec"] in LOSSLESS_CODECS:
+        stream = StoredStream(path, blocks, fmt, sample_rate_hz, channels, rng)
+        for _ in stream:
+            pass
+        return stream.clipped
+    clipped = 0  # Vorbis and Opus: float in, clipped to full scale
+    with open_writer(path, encoding_for(fmt, channels), sample_rate_hz, channels) as f:
         for block in blocks:
-            if depth in (16, 24):
-                codes, n = quantizer(block)
-                clipped += n
-                f.write(codes.astype(np.int16) if depth == 16 else codes << 8)
-            else:
-                over = np.abs(block) > 1.0
-                clipped += int(np.count_nonzero(over))
-                f.write(np.clip(block, -1.0, 1.0) if depth is None else block.astype(np.float32))
+            clipped += int(np.count_nonzero(np.abs(block) > 1.0))
+            f.write(np.clip(block, -1.0, 1.0))
     return clipped
+
+
+LOSSLESS_CODECS = ("wav", "aiff", "flac")
+
+
+class StoredStream:
+    """Encodes a lossless format while yielding, block by block, what the file stores.
+
+    Iterating it writes `path` (closed when the iteration ends) and yields the stored
+    samples as float64 (PCM codes / full scale, or the float32 values), so a caller
+    can measure the delivered audio in the same pass instead of decoding the file
+    afterwards: lossless means the file decodes to exactly these. ``clipped`` counts
+    the samples clipped on the way.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        blocks: Iterable[np.ndarray],
+        fmt: dict[str, Any],
+        sample_rate_hz: int,
+        channels: int,
+        rng: np.random.Generator | None,
+    ) -> None:
+        if fmt["codec"] not in LOSSLESS_CODECS:
+            raise ValueError(f"{fmt['codec']} is not a lossless codec")
+        self._args = (path, blocks, fmt, sample_rate_hz, channels, rng)
+        self.clipped = 0
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        path, blocks, fmt, sample_rate_hz, channels, rng = self._args
+        enc = encoding_for(fmt, channels)
+        depth = fmt.get("bit_depth")
+        if depth in (16, 24):
+            dither = fmt.get("dither", "none")
+            quantizer = make_quantizer(depth, dither, rng, sample_rate_hz, channels)
+            scale = 1.0 / (1 << (depth - 1))
+        with open_writer(path, enc, sample_rate_hz, channels) as f:
+            for block in blocks:
+                if depth in (16, 24):
+                    codes, n = quantizer(block)
+                    self.clipped += n
+                    f.write(codes.astype(np.int16) if depth == 16 else codes << 8)
+                    yield codes * scale
+                else:
+                    over = np.abs(block) > 1.0
+                    self.clipped += int(np.count_nonzero(over))
+                    stored = block.astype(np.float32)
+                    f.write(stored)
+                    yield stored.astype(np.float64)

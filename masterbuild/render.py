@@ -33,7 +33,7 @@ from masterbuild.dsp.limiter_model import limited_block_powers, write_profile
 from masterbuild.dsp.loudness import integrated_lufs_from_powers, measure_blocks
 from masterbuild.dsp.resample import resample_blocks
 from masterbuild.dsp.silence import audible_bounds
-from masterbuild.encode import write_stream
+from masterbuild.encode import LOSSLESS_CODECS, StoredStream, write_stream
 from masterbuild.errors import MasterbuildError
 from masterbuild.inputs import result_of
 from masterbuild.plan import TaskSpec
@@ -334,10 +334,19 @@ def master_track(spec: TaskSpec, inputs: dict[str, Any]) -> dict[str, Any]:
                 blocks = resample_blocks(blocks, source_sr, out_sr, CHANNELS)
                 if limiter:
                     blocks = _peak_limited_blocks(blocks, limiter_ceiling, out_sr)
-                clipped = write_stream(tmp, blocks, fmt, out_sr, CHANNELS, rng)
-                if fmt["codec"] in ("ogg", "opus"):
-                    normalize_ogg_serial(tmp, _ogg_serial(spec.config["seed"]))
-                loud, stats = measure_and_analyze(read_blocks(tmp), out_sr, CHANNELS, encoding)
+                if fmt["codec"] in LOSSLESS_CODECS:
+                    # Measured as stored, in the encoding pass: the file decodes to
+                    # exactly these samples (for FLAC its own MD5 proves it, below).
+                    stored = StoredStream(tmp, blocks, fmt, out_sr, CHANNELS, rng)
+                    loud, stats = measure_and_analyze(stored, out_sr, CHANNELS, encoding)
+                    clipped = stored.clipped
+                    if fmt["codec"] == "flac":
+                        _check_flac_md5(tmp, stats.md5, spec.name)
+                else:
+                    clipped = write_stream(tmp, blocks, fmt, out_sr, CHANNELS, rng)
+                    if fmt["codec"] in ("ogg", "opus"):
+                        normalize_ogg_serial(tmp, _ogg_serial(spec.config["seed"]))
+                    loud, stats = measure_and_analyze(read_blocks(tmp), out_sr, CHANNELS, encoding)
                 over_db = loud.true_peak_dbtp - ceiling
                 short_lu = 0.0
                 if over_db > 0:
@@ -383,6 +392,20 @@ def master_track(spec: TaskSpec, inputs: dict[str, Any]) -> dict[str, Any]:
         **loudness_result(loud),
         **qc_result(stats),
     }
+
+
+def _check_flac_md5(path: Path, md5_audio: str, task: str) -> None:
+    """A FLAC's STREAMINFO MD5 (libFLAC's, of what it was given) must be ours."""
+    from mutagen.flac import FLAC
+
+    stored = f"{FLAC(path).info.md5_signature:032x}"
+    if stored != md5_audio:
+        raise MasterbuildError(
+            task,
+            "FLAC",
+            f"the encoder stored other audio than it was given (MD5 {stored}, expected "
+            f"{md5_audio}): report this with the album",
+        )
 
 
 class _Retry(Exception):

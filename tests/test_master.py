@@ -5,6 +5,7 @@ Every figure is measured on the delivered files, by our meter and by ffmpeg's eb
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 import soundfile as sf
 
 from masterbuild.dsp.loudness import measure
+from masterbuild.tasks import build
 from tests.albums import make_album, manifest, run, tone_mix, write_mix
 from tests.test_formats import ffmpeg_ebur128
 
@@ -225,3 +227,49 @@ def test_an_unreachable_ceiling_fails_loudly_instead_of_delivering_an_over(tmp_p
         for _, msg in outcome.failures
     )
     assert not (album / "masters/out/01 Track 1.wav").exists()
+
+
+LOSSLESS_FORMATS = {
+    "flac24": _fmt(codec="flac", sample_rate=48000, loudness={"mode": "track", "target_lufs": -14}),
+    "wav16": _fmt(bit_depth=16, loudness={"mode": "track", "target_lufs": -14}),
+    "aiff24": _fmt(codec="aiff", sample_rate=96000),
+}
+
+
+def test_lossless_masters_measured_as_stored_equal_their_decoded_files(tmp_path):
+    """Lossless masters are measured in the encoding pass, not decoded afterwards: the
+    figures must be those of the file as any decoder reads it back."""
+    from masterbuild.analysis import encoding_of, measure_and_analyze
+
+    album = make_album(tmp_path, manifest(2, formats=LOSSLESS_FORMATS))
+    run(album)
+    report = _report(album)
+    for name, fmt in LOSSLESS_FORMATS.items():
+        for track in report["formats"][name]["tracks"]:
+            path = album / "masters" / track["file"]
+            y, sr = sf.read(path, always_2d=True)
+            enc = encoding_of(fmt["codec"], fmt["bit_depth"])
+            loud, stats = measure_and_analyze([y], sr, 2, enc)
+            assert track["integrated_lufs"] == round(loud.integrated_lufs, 2), name
+            assert track["true_peak_dbtp"] == round(loud.true_peak_dbtp, 2), name
+            assert track["md5_audio"] == stats.md5, name
+
+
+def test_a_flac_holding_other_audio_than_measured_fails_the_master(tmp_path, monkeypatch):
+    """The FLAC's own MD5 (libFLAC's, of what it was given) is checked against the
+    MD5 of what was measured: a mismatch is an error, never a delivered file."""
+    import masterbuild.encode as encode
+
+    real_write = encode.sf.SoundFile.write
+
+    def nudged(self, data):  # the encoder "stores" something else than it yields
+        data = np.array(data, copy=True)
+        data.flat[0] += 256
+        return real_write(self, data)
+
+    album = make_album(tmp_path, manifest(1, formats={"f": LOSSLESS_FORMATS["flac24"]}))
+    monkeypatch.setattr(encode.sf.SoundFile, "write", nudged)
+    outcome = build([album], out=io.StringIO())
+    assert outcome.status == 1
+    assert any("stored other audio" in str(f) for f in outcome.failures), outcome.failures
+    assert not (album / "masters/f").exists() or not list((album / "masters/f").glob("*.flac"))
