@@ -283,6 +283,7 @@ class Oversampler(NamedTuple):
     taps_t: np.ndarray  # (factor, WIDE_TAPS) float32, or both interpolators stacked
     wide_t: np.ndarray  # (factor, WIDE_TAPS) float32
     wide_scale: float  # >= 1: bound on wide-band / meter reading (1 when unstacked)
+    reads_centre: bool  # a row is the identity at the centre tap: |x[j]| needs no own pass
     l1_bound: float  # max over rows of sum |taps| x wide_scale, with float32 margin
 
 
@@ -344,7 +345,10 @@ def oversampler(sample_rate_hz: int) -> Oversampler:
         scale = 1.0
         taps = np.ascontiguousarray(np.vstack([meter32, wide]), dtype=np.float32)
     l1 = float(np.abs(taps.astype(np.float64)).sum(axis=1).max()) * scale * (1.0 + 1e-4)
-    return Oversampler(taps, wide_t, scale, l1)
+    centre = np.zeros(WIDE_TAPS, dtype=np.float32)
+    centre[WIDE_TAPS // 2] = 1.0
+    reads_centre = any(np.array_equal(row, centre) for row in taps)
+    return Oversampler(taps, wide_t, scale, reads_centre, l1)
 
 
 def _interval_peaks(ext: np.ndarray, over: Oversampler, floor: float) -> np.ndarray:
@@ -393,10 +397,12 @@ def _interval_peaks(ext: np.ndarray, over: Oversampler, floor: float) -> np.ndar
         start = b * _BATCH
         np.copyto(scratch, windows[:, :, start : start + _BATCH])
         y = np.matmul(over.taps_t, scratch, out=products)
-        peak = np.maximum(y.max(axis=(0, 1)), -y.min(axis=(0, 1)))
-        centre = np.abs(scratch[:, n_taps // 2, :]).max(axis=0)  # the sample x[j] itself
+        np.abs(y, out=y)
+        peak = y.reshape(-1, _BATCH).max(axis=0) * over.wide_scale
+        if not over.reads_centre:  # pragma: no cover - every interpolator here has it
+            np.maximum(peak, np.abs(scratch[:, n_taps // 2, :]).max(axis=0), out=peak)
         stop = min(_BATCH, n - start)
-        out[start : start + stop] = np.maximum(peak * over.wide_scale, centre)[:stop]
+        out[start : start + stop] = peak[:stop]
     return out
 
 
