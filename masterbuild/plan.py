@@ -33,7 +33,7 @@ from masterbuild.manifest.models import Format, Track
 RENDER_VERSION = 3  # 2: results carry the meter's Kaiser-sinc true peak; 3: limiter profile
 # 2: limiter; 3: 32-tap filter; 4: the ceiling wins; 5: QC analysis; 6: track gain solved
 # through the limiter before encoding, lossy headroom; 7: ... with the limiter model;
-# 8: lossless masters measured as stored, in the encoding pass
+# 8: FLAC masters measured as stored, in the encoding pass (their MD5 checked)
 MASTER_VERSION = 8
 PROGRAMME_VERSION = 2  # 2: QC analysis of the cuts
 # 2: solved through the limiter; 3: limiter/meter v2; 4: lossy headroom; 5: limiter model

@@ -236,9 +236,9 @@ LOSSLESS_FORMATS = {
 }
 
 
-def test_lossless_masters_measured_as_stored_equal_their_decoded_files(tmp_path):
-    """Lossless masters are measured in the encoding pass, not decoded afterwards: the
-    figures must be those of the file as any decoder reads it back."""
+def test_lossless_masters_figures_are_those_of_their_decoded_files(tmp_path):
+    """FLAC masters are measured in the encoding pass, not decoded afterwards (WAV and
+    AIFF are read back): the figures must be those of the file as decoded."""
     from masterbuild.analysis import encoding_of, measure_and_analyze
 
     album = make_album(tmp_path, manifest(2, formats=LOSSLESS_FORMATS))
