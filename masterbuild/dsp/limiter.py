@@ -4,7 +4,7 @@ Used as the last stage of every master (after loudness gain and sample-rate
 conversion, before dither) and as the chain stage
 ``{ kind = "limiter", ceiling_dbtp = -1.0, lookahead_ms = 2.0, release_ms = 80 }``.
 
-Signal flow (vectorised: a block is a fixed handful of numpy / scipy calls, never a
+Signal flow (a block is a fixed handful of numpy calls and one compiled loop, never a
 per-sample Python loop).  ``L`` is the lookahead in samples, ``x[j]`` the input:
 
 1. **True-peak estimate** (ITU-R BS.1770-4/-5 Annex 2).  ``q[j]`` = the largest
@@ -32,8 +32,9 @@ per-sample Python loop).  ``L`` is the lookahead in samples, ``x[j]`` the input:
    output and the points of FFmpeg's 192 kHz grid that fall between ours (measured
    by the tests: our meter and FFmpeg read at most the threshold itself, FFmpeg to
    its one printed decimal).
-4. **Lookahead** ``r_la[n] = max r_req[n .. n+L-1]`` (sliding maximum, van Herk /
-   Gil-Werman, :func:`scipy.ndimage.maximum_filter1d`).
+4. **Lookahead** ``r_la[n] = max r_req[n .. n+L-1]`` (sliding maximum).  Stages 4-6
+   run in one numba loop over the block (:func:`_detector_loop`); its sliding maxima
+   and minima are monotonic deques (Lemire, 2006), exact like every other step.
 5. **Program-dependent release** ``r1 = max(fast, slow)``, two peak detectors with
    exponential release in the log (dB) domain (Giannoulis, Massberg & Reiss,
    "Digital Dynamic Range Compressor Design -- A Tutorial and Analysis", JAES
@@ -52,8 +53,8 @@ per-sample Python loop).  ``L`` is the lookahead in samples, ``x[j]`` the input:
    (no ripple at the signal's period, no pumping) and lets go slowly when the
    passage ends; a transient on top recovers fast down to the sustained level.
    This is our scheme, in the spirit of the dual-time-constant ("auto") release of
-   broadcast limiters.  ``r[n] = max(u[n], a r[n-1])`` is the one recursion here
-   that numpy cannot express cheaply: a small numba kernel runs it.
+   broadcast limiters.  ``r[n] = max(u[n], a r[n-1])`` is a recursion numpy cannot
+   express cheaply (:func:`release` runs it alone for the loudness model).
 6. **Attack smoothing**: two cascaded moving averages of ``L1 + L2 - 1 = L`` samples
    (triangular-like weights ``w >= 0``, ``sum w = 1``, support ``[n-L+1, n]``): a
    C1-continuous S-shaped attack that lies entirely inside the lookahead.
@@ -249,20 +250,6 @@ def _trailing(
     # A centred window of `width` at index c covers [c - width//2, c - width//2 + width - 1].
     full = filt(joined, width)
     return full[width // 2 : width // 2 + new.size], joined[new.size :]
-
-
-def _trailing_sum(tail: np.ndarray, new: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """Integer sums of every ``width`` window of ``tail ++ new`` ending inside ``new`` (exact)."""
-    if width == 1 or new.size == 0:
-        return new.copy(), tail
-    joined = np.concatenate([tail, new])
-    csum = np.concatenate([np.zeros(1, dtype=np.int64), np.cumsum(joined)])
-    return csum[width:] - csum[:-width], joined[new.size :]
-
-
-def _ceil_div(a: np.ndarray, b: int) -> np.ndarray:
-    """``ceil(a / b)`` for non-negative int64 ``a`` (exact)."""
-    return -((-a) // b)
 
 
 # --- stage 1: interval true peaks ------------------------------------------------------
@@ -515,6 +502,141 @@ def release(u: np.ndarray, last_db: float, log_a: float) -> tuple[np.ndarray, fl
     return out, float(last)
 
 
+# --- stages 4-6: one compiled loop -------------------------------------------------------
+
+
+def _detector_loop(
+    req: np.ndarray,
+    req_tail: np.ndarray,
+    la_tail: np.ndarray,
+    held_tail: np.ndarray,
+    r_tail: np.ndarray,
+    c1_tail: np.ndarray,
+    fast: float,
+    slow: float,
+    a_fast: float,
+    a_slow: float,
+    floor: float,
+    grid: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, float, float]:
+    """Stages 4-6 for one block: ``req`` (dB) -> smoothed reduction (dB) and the new state.
+
+    Each tail holds the ``width - 1`` inputs of its stage before the block, so the
+    widths are the tails' sizes + 1.  Returns the smoothed reductions, the new tails
+    (``req``, ``la``, ``held``, ``r``, ``c1``) and the two detectors' last values.
+    """
+    n = req.size
+    t_req, t_la, t_held = req_tail.size, la_tail.size, held_tail.size
+    box1, box2 = r_tail.size + 1, c1_tail.size + 1
+    # Each stage's input as tail ++ block (allocated here: the caller's state is never
+    # written); the window ending at block frame i starts at joined index i.
+    req_j = np.concatenate((req_tail, req))
+    la_j = np.concatenate((la_tail, np.empty(n)))
+    held_j = np.concatenate((held_tail, np.empty(n)))
+    r_j = np.concatenate((r_tail, np.empty(n, dtype=np.int64)))
+    c1_j = np.concatenate((c1_tail, np.empty(n, dtype=np.int64)))
+    # Sliding max / min by monotonic deques (Lemire 2006, "Streaming maximum-minimum
+    # filter using no more than three comparisons per element"): joined indices and
+    # values, values decreasing (max) or increasing (min) from the front, which is the
+    # window's extreme.  Exact: the result is one of the inputs, as scipy's was.
+    # Priming with the tails (no output) makes the block's windows complete.
+    i_la, v_la = np.empty(t_req + n, dtype=np.int64), np.empty(t_req + n)
+    i_held, v_held = np.empty(t_la + n, dtype=np.int64), np.empty(t_la + n)
+    i_sus, v_sus = np.empty(t_held + n, dtype=np.int64), np.empty(t_held + n)
+    f_la = b_la = f_held = b_held = f_sus = b_sus = 0
+    for k in range(t_req):
+        while b_la > 0 and v_la[b_la - 1] <= req_j[k]:
+            b_la -= 1
+        i_la[b_la], v_la[b_la] = k, req_j[k]
+        b_la += 1
+    for k in range(t_la):
+        while b_held > 0 and v_held[b_held - 1] <= la_j[k]:
+            b_held -= 1
+        i_held[b_held], v_held[b_held] = k, la_j[k]
+        b_held += 1
+    for k in range(t_held):
+        while b_sus > 0 and v_sus[b_sus - 1] >= held_j[k]:
+            b_sus -= 1
+        i_sus[b_sus], v_sus[b_sus] = k, held_j[k]
+        b_sus += 1
+
+    sum1, sum2 = r_tail.sum(), c1_tail.sum()
+    out = np.empty(n)
+    for i in range(n):
+        # Stage 4: la = max req over the lookahead.  (Each step one index enters and
+        # at most the front one, index i - 1, leaves.)
+        v = req[i]
+        while b_la > f_la and v_la[b_la - 1] <= v:
+            b_la -= 1
+        i_la[b_la], v_la[b_la] = t_req + i, v
+        b_la += 1
+        if i_la[f_la] < i:
+            f_la += 1
+        la = v_la[f_la]
+        la_j[t_la + i] = la
+        # Stage 5: held = max la over the sustain period, sus = min held over the window.
+        while b_held > f_held and v_held[b_held - 1] <= la:
+            b_held -= 1
+        i_held[b_held], v_held[b_held] = t_la + i, la
+        b_held += 1
+        if i_held[f_held] < i:
+            f_held += 1
+        held = v_held[f_held]
+        held_j[t_held + i] = held
+        while b_sus > f_sus and v_sus[b_sus - 1] >= held:
+            b_sus -= 1
+        i_sus[b_sus], v_sus[b_sus] = t_held + i, held
+        b_sus += 1
+        if i_sus[f_sus] < i:
+            f_sus += 1
+        sus = v_sus[f_sus]
+        # The two release detectors (the recursion of _release_loop).
+        fast = a_fast * fast
+        if la > fast:
+            fast = la
+        if fast < floor:
+            fast = 0.0
+        u = min(la, sus)
+        slow = a_slow * slow
+        if u > slow:
+            slow = u
+        if slow < floor:
+            slow = 0.0
+        # Stage 6 on the grid: both detectors are 0 or >= floor, so r_int is 0 below it.
+        # Running sums of widths box1, box2 (exact), partial means rounded up.
+        r_int = np.int64(math.ceil(max(fast, slow) / grid))
+        r_j[box1 - 1 + i] = r_int
+        sum1 += r_int  # = sum r_j[i : i + box1]
+        c1 = (sum1 + box1 - 1) // box1  # ceil: the sums are non-negative
+        sum1 -= r_j[i]
+        c1_j[box2 - 1 + i] = c1
+        sum2 += c1
+        out[i] = ((sum2 + box2 - 1) // box2) * grid
+        sum2 -= c1_j[i]
+    return (
+        out,
+        req_j[n:].copy(),
+        la_j[n:].copy(),
+        held_j[n:].copy(),
+        r_j[n:].copy(),
+        c1_j[n:].copy(),
+        fast,
+        slow,
+    )
+
+
+@functools.cache
+def _detector_kernel() -> Any:
+    """Stages 4-6 compiled by numba (on first use, like :func:`_release_kernel`).
+
+    One pass over the block in place of a dozen full-length numpy / scipy passes and
+    their temporaries.
+    """
+    from numba import njit
+
+    return njit(cache=True, nogil=True)(_detector_loop)
+
+
 # --- one chunk through the whole chain --------------------------------------------------
 
 
@@ -534,35 +656,35 @@ def _advance(
     p, q_tail = _neighbourhood_peaks(cfg, state, joined, n, cfg.threshold_lin)
     over = p > cfg.threshold_lin
     req = np.zeros(n)
+    # Stage 3 stays in numpy: numba's log10 may differ from numpy's in the last bit.
     req[over] = np.maximum(20.0 * np.log10(p[over]) - cfg.threshold_db, 0.0)
-    la, req_tail = _trailing(state.req_tail, req, cfg.lookahead, "max")
-
-    held, la_tail = _trailing(state.la_tail, la, cfg.sustain_period, "max")
-    sustained, held_tail = _trailing(state.held_tail, held, cfg.sustain_window, "min")
-    fast, fast_db = release(la, state.fast_db, cfg.log_a_fast)
-    slow, slow_db = release(np.minimum(la, sustained), state.slow_db, cfg.log_a_slow)
-    r1 = np.maximum(fast, slow)
-
-    # Attack smoothing (step 6): weights >= 0 summing to 1 over [n-L+1, n], every r1 in
-    # that window >= r_req[n] (step 4), so smoothed >= r_req[n] -- the ceiling holds.
-    # On an integer grid the sums are exact and every rounding is upward, so it holds
-    # after rounding too (module docstring).
-    r_int = np.where(r1 >= REDUCTION_FLOOR_DB, np.ceil(r1 / GRID_DB), 0.0).astype(np.int64)
-    b1, r_tail = _trailing_sum(state.r_tail, r_int, cfg.box1)
-    b2, c1_tail = _trailing_sum(state.c1_tail, _ceil_div(b1, cfg.box1), cfg.box2)
-    smoothed_db = _ceil_div(b2, cfg.box2) * GRID_DB
-
+    smoothed_db, req_tail, la_tail, held_tail, r_tail, c1_tail, fast_db, slow_db = (
+        _detector_kernel()(
+            req,
+            state.req_tail,
+            state.la_tail,
+            state.held_tail,
+            state.r_tail,
+            state.c1_tail,
+            float(state.fast_db),
+            float(state.slow_db),
+            math.exp(cfg.log_a_fast),
+            math.exp(cfg.log_a_slow),
+            REDUCTION_FLOOR_DB,
+            GRID_DB,
+        )
+    )
     new_state = LimiterState(
         frames_in=state.frames_in + n,
         x_tail=joined[n:].copy(),
         q_tail=q_tail.copy(),
-        req_tail=req_tail.copy(),
-        la_tail=la_tail.copy(),
-        held_tail=held_tail.copy(),
-        fast_db=fast_db,
-        slow_db=slow_db,
-        r_tail=r_tail.copy(),
-        c1_tail=c1_tail.copy(),
+        req_tail=req_tail,
+        la_tail=la_tail,
+        held_tail=held_tail,
+        fast_db=float(fast_db),
+        slow_db=float(slow_db),
+        r_tail=r_tail,
+        c1_tail=c1_tail,
     )
     return new_state, joined[h - cfg.delay : h - cfg.delay + n], smoothed_db
 
