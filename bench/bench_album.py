@@ -324,6 +324,11 @@ def masterbuild_suite(src: Path, work: Path, jobs: int) -> dict[str, Any]:
     fig["full"] = full
     if lines is not None:
         fig["tasks_s"] = task_breakdown(lines, full["wall_s"])
+    report = json.loads((album / "masters/report.json").read_text())
+    fig["attempts"] = {  # masters made more than once (an overshoot remade)
+        name: sum(t.get("attempts", 1) for t in f["tracks"]) - len(f["tracks"])
+        for name, f in report["formats"].items()
+    }
     fig["noop"] = min((run_build(album, jobs) for _ in range(3)), key=lambda r: r["wall_s"])
     revise_mix(album, manifest)
     fig["revision"] = run_build(album, jobs)
@@ -584,6 +589,12 @@ def print_report(fig: dict[str, Any]) -> None:
         print(
             "masterbuild -j 1 full build by task kind: "
             + ", ".join(f"{k} {v:.1f} s ({v / total:.0%})" for k, v in parts)
+        )
+    remade = mb1.get("attempts", {})
+    if remade:
+        print(
+            "masters remade after an overshoot (-j 1 full build): "
+            + ", ".join(f"{k} {v}" for k, v in remade.items())
         )
     ratio1 = mb1["full"]["wall_s"] / ff["p1"]["wall_s"] if "p1" in ff else None
     ratio2 = mb2["full"]["wall_s"] / ff["p2"]["wall_s"]
