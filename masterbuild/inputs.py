@@ -56,6 +56,8 @@ def upstream_view(spec: TaskSpec) -> dict[str, Any]:
     if spec.kind == "side":
         names = [t["master"] for t in c["tracks"]]
         return {"masters": {n: _pick(result_of(spec, n), ("digest",)) for n in names}}
+    if spec.kind == "sheet":
+        return {"side": _pick(result_of(spec, c["side_task"]), ("tracks", "side_length_s"))}
     if spec.kind == "loudness":
         return {"masters": {n: _pick(result_of(spec, n), ("digest",)) for n in c["tracks"]}}
     if spec.kind == "tag":

@@ -40,7 +40,7 @@ PROGRAMME_VERSION = 2  # 2: QC analysis of the cuts
 GAIN_VERSION = 5
 TAG_VERSION = 1
 QC_VERSION = 3  # 2: spectrum smoothed to 1/6 octave; 3: float32 Welch
-SIDE_VERSION = 1
+SIDE_VERSION = 2  # 2: the sheet is its own task
 REPORT_VERSION = 2  # 2: QC figures, compliance, plots
 QC_PLOTS = ("loudness", "waveform", "profile", "spectrum")
 
@@ -346,10 +346,11 @@ def plan_album(
                 )
             )
         if fmt.is_vinyl:
-            sides = _side_specs(album, fmt_name, fmt, master_names, state, cache, masters)
-            specs += sides
-            deliverables += [t for side in sides for t in side.targets]
-            report_deps += [side.name for side in sides]
+            side_specs = _side_specs(album, fmt_name, fmt, master_names, state, cache, masters)
+            specs += side_specs
+            deliverables += [t for spec in side_specs for t in spec.targets]
+            report_deps += [spec.name for spec in side_specs]
+            sides = [spec for spec in side_specs if spec.kind == "side"]
             summary = _format_summary(fmt, f"loudness:{aid}:{fmt_name}")
             summary["loudness_task"] = None
             summary["tracks"] = [
@@ -613,35 +614,36 @@ def _side_specs(
     cache: Path,
     masters: Path,
 ) -> list[TaskSpec]:
-    """One task per record side: its file and its sheet in masters/<format>/."""
+    """Per record side, two tasks in masters/<format>/: its audio, and its sheet.
+
+    The sheet carries the titles; the audio does not, so a title fix rewrites the
+    sheet and never re-makes a side.
+    """
     from masterbuild.vinyl import side_letter
 
     specs = []
     mdir = cache / "master" / fmt_name
+    fconf = {**_format_config(fmt), "disc_in": fmt.disc_in, "rpm": fmt.rpm}
     for n, tracks in enumerate(vinyl_sides(album, fmt)):
         letter = side_letter(n)
         stem = f"Side {letter}"
+        side_name = f"side:{album.album_id}:{fmt_name}:{letter.lower()}"
         specs.append(
             TaskSpec(
-                name=f"side:{album.album_id}:{fmt_name}:{letter.lower()}",
+                name=side_name,
                 kind="side",
                 album_id=album.album_id,
                 state_dir=state,
-                targets=(
-                    str(masters / fmt_name / f"{stem}.{EXTENSIONS[fmt.codec]}"),
-                    str(masters / fmt_name / f"{stem}.txt"),
-                ),
+                targets=(str(masters / fmt_name / f"{stem}.{EXTENSIONS[fmt.codec]}"),),
                 task_dep=tuple(master_names[t.id] for t in tracks),
                 config={
                     "version": SIDE_VERSION,
                     "side": letter,
-                    "album_title": album.manifest.album.title,
-                    "format": {**_format_config(fmt), "disc_in": fmt.disc_in, "rpm": fmt.rpm},
+                    "format": fconf,
                     "seed": [fmt_name, f"side-{letter.lower()}"],
                     "tracks": [
                         {
                             "id": t.id,
-                            "title": t.title,
                             "gap_s": 0.0 if k == 0 else _gap_s(album, t),
                             "master": master_names[t.id],
                         }
@@ -654,6 +656,25 @@ def _side_specs(
                     "series": str(cache / "side" / fmt_name / f"side-{letter.lower()}"),
                 },
                 doc=f"vinyl side {letter} of {fmt_name}",
+            )
+        )
+        specs.append(
+            TaskSpec(
+                name=f"sheet:{album.album_id}:{fmt_name}:{letter.lower()}",
+                kind="sheet",
+                album_id=album.album_id,
+                state_dir=state,
+                targets=(str(masters / fmt_name / f"{stem}.txt"),),
+                task_dep=(side_name,),
+                config={
+                    "version": SIDE_VERSION,
+                    "side": letter,
+                    "side_task": side_name,
+                    "album_title": album.manifest.album.title,
+                    "format": fconf,
+                    "titles": {t.id: t.title for t in tracks},
+                },
+                doc=f"cutting sheet of vinyl side {letter} of {fmt_name}",
             )
         )
     return specs

@@ -42,6 +42,7 @@ ACTIONS: dict[str, str] = {
     "loudness": "masterbuild.render:album_loudness",
     "programme": "masterbuild.cd.build:build_programme",
     "side": "masterbuild.vinyl:build_side",
+    "sheet": "masterbuild.vinyl:build_sheet",
     "tag": "masterbuild.deliver:tag_master",
     "playlist": "masterbuild.deliver:write_playlist",
     "qc": "masterbuild.qc:build_qc",

@@ -97,11 +97,9 @@ def build_side(spec: TaskSpec, inputs: dict[str, Any]) -> dict[str, Any]:
     for t in c["tracks"]:
         frames = sf.info(p["masters"][t["id"]]).frames
         position += round(t["gap_s"] * sr)
-        rows.append(
-            {"id": t["id"], "title": t["title"], "start_s": position / sr, "length_s": frames / sr}
-        )
+        rows.append({"id": t["id"], "start_s": position / sr, "length_s": frames / sr})
         position += frames
-    wav, sheet = (Path(x) for x in spec.targets)
+    wav = Path(spec.targets[0])
     with atomic_output(wav) as tmp:
         blocks = _side_blocks(c["tracks"], p["masters"], sr)
         clipped = write_stream(tmp, blocks, fmt, sr, CHANNELS, dither_rng(*c["seed"]))
@@ -110,9 +108,6 @@ def build_side(spec: TaskSpec, inputs: dict[str, Any]) -> dict[str, Any]:
     loud, stats = measure_and_analyze(read_blocks(wav), sr, CHANNELS, encoding)
     write_npy_atomic(Path(f"{p['series']}.powers.npy"), loud.block_powers)
     write_qc_series(Path(f"{p['series']}.qc.npz"), loud, stats)
-    write_bytes_atomic(
-        sheet, side_sheet(c["album_title"], c["side"], fmt, rows, position / sr).encode("utf-8")
-    )
     return {
         "digest": digest,
         "bytes": wav.stat().st_size,
@@ -121,7 +116,20 @@ def build_side(spec: TaskSpec, inputs: dict[str, Any]) -> dict[str, Any]:
         "bit_depth": fmt["bit_depth"],
         "codec": fmt["codec"],
         "clipped_samples": clipped,
-        "tracks": [{k: r[k] for k in ("id", "start_s", "length_s")} for r in rows],
+        "tracks": rows,
+        "side_length_s": position / sr,
         **loudness_result(loud),
         **qc_result(stats),
     }
+
+
+def build_sheet(spec: TaskSpec, inputs: dict[str, Any]) -> dict[str, Any]:
+    """The side's sheet, from its made side's timings and the current titles."""
+    c = spec.config
+    side = inputs["upstream"]["side"]
+    if side is None or side.get("tracks") is None:
+        raise MasterbuildError(spec.name, "-", "the side has no result: run the full build")
+    rows = [{**r, "title": c["titles"][r["id"]]} for r in side["tracks"]]
+    text = side_sheet(c["album_title"], c["side"], c["format"], rows, side["side_length_s"])
+    write_bytes_atomic(Path(spec.targets[0]), text.encode("utf-8"))
+    return {"bytes": len(text.encode("utf-8"))}

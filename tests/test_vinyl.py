@@ -11,7 +11,7 @@ import soundfile as sf
 
 from masterbuild.cli import main
 from masterbuild.vinyl import split_in_two
-from tests.albums import make_album, manifest, run
+from tests.albums import kinds, make_album, manifest, run, write_manifest
 
 LSB_24 = 1 / 2**23
 
@@ -128,3 +128,17 @@ def test_bad_side_lists_are_clear_errors(tmp_path, capsys, fmt, message):
     assert main(["validate", str(album)]) == 1
     err = capsys.readouterr().err
     assert "album.toml: formats.lp" in err and message in err
+
+
+def test_a_title_fix_rewrites_the_sheet_and_never_remakes_a_side(tmp_path):
+    m = manifest(2, formats={"lp": {"preset": "vinyl"}})
+    album = make_album(tmp_path, m, seconds=2.0)
+    run(album)
+    side_a = (album / "masters/lp/Side A.wav").read_bytes()
+    m["tracks"][0]["title"] = "Track One (Edit)"
+    write_manifest(album, m)
+    ran = run(album).ran
+    assert kinds(ran) >= {"sheet"} and not kinds(ran) & {"side", "master", "render"}, ran
+    assert (album / "masters/lp/Side A.wav").read_bytes() == side_a
+    assert "Track One (Edit)" in (album / "masters/lp/Side A.txt").read_text()
+    assert run(album).ran == []
