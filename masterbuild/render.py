@@ -169,19 +169,20 @@ def _write_limiter_profile(intermediate: Path) -> Path:
     return final
 
 
-def _limited_powers(intermediate: Path, gain_db: float, ceiling: float) -> np.ndarray:
-    """Gating-block powers of one intermediate after `gain_db` and the true-peak limiter.
+def _limiter_profile(intermediate: Path) -> tuple[np.ndarray, int]:
+    """The limiter model's profile of an intermediate (memory-mapped) and its rate.
 
-    Predicted by the limiter model from the profile the render wrote (made again here
-    if a cleaned cache lost it): about 50x faster than limiting and metering the
-    intermediate, and within a few thousandths of a LU of doing so.
+    Written by the render; made again here if a cleaned cache lost it. With it,
+    :func:`limited_block_powers` predicts the gating-block powers after a gain and the
+    true-peak limiter about 50x faster than limiting and metering the intermediate,
+    within a few thousandths of a LU of doing so.
     """
     path = limiter_profile_path(intermediate)
     if not path.is_file():
         path = _write_limiter_profile(intermediate)
     with sf.SoundFile(str(intermediate)) as f:
         sr = f.samplerate
-    return limited_block_powers(np.load(path, mmap_mode="r"), sr, gain_db, ceiling)
+    return np.load(path, mmap_mode="r"), sr
 
 
 def album_gain(spec: TaskSpec, inputs: dict[str, Any]) -> dict[str, Any]:
@@ -213,11 +214,10 @@ def album_gain(spec: TaskSpec, inputs: dict[str, Any]) -> dict[str, Any]:
             gain_db = math.floor(cap / ALBUM_GAIN_STEP_DB) * ALBUM_GAIN_STEP_DB
         return {"album_lufs_pre": round(album_pre, 2), "album_gain_db": round(gain_db, 1)}
 
+    profiles = [_limiter_profile(Path(t["intermediate"])) for t in p["tracks"].values()]
+
     def album_after(gain_db: float) -> float:
-        powers = [
-            _limited_powers(Path(t["intermediate"]), gain_db, limiter_ceiling)
-            for t in p["tracks"].values()
-        ]
+        powers = [limited_block_powers(pr, sr, gain_db, limiter_ceiling) for pr, sr in profiles]
         return integrated_lufs_from_powers(powers)
 
     start = previous if previous is not None else _grid(exact)
@@ -317,9 +317,11 @@ def master_track(spec: TaskSpec, inputs: dict[str, Any]) -> dict[str, Any]:
         fmt["loudness"]["mode"] == "track" and limiter and not fmt["loudness"].get("peak_safe")
     )
     if chase_target and up["render"]["integrated_lufs"] is not None:
+        profile, profile_sr = _limiter_profile(intermediate)
 
         def track_after(g: float) -> float:
-            return integrated_lufs_from_powers([_limited_powers(intermediate, g, limiter_ceiling)])
+            powers = limited_block_powers(profile, profile_sr, g, limiter_ceiling)
+            return integrated_lufs_from_powers([powers])
 
         target_lufs = fmt["loudness"]["target_lufs"]
         gain_db, _ = solve_limited_gain(

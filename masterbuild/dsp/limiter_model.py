@@ -35,27 +35,25 @@ from typing import NamedTuple
 import numpy as np
 import scipy.signal
 from numpy.lib.format import open_memmap
-from scipy.ndimage import maximum_filter1d, minimum_filter1d
 
 from masterbuild.dsp import limiter
 from masterbuild.dsp.kweighting import k_weighting_sos
-from masterbuild.dsp.loudness import channel_weights
+from masterbuild.dsp.loudness import (
+    TICKS_PER_SUBBLOCK,
+    channel_weights,
+    gating_block_powers,
+    tick_frames,
+)
 
 __all__ = ["group_frames_for", "limited_block_powers", "write_profile"]
 
 GROUP_MS = 1.0 / 3.0  # target group length; the exact one divides the meter's 10 ms tick
-_TICKS_PER_SUBBLOCK = 10  # the meter's 100 ms sub-block
-_SUBBLOCKS_PER_BLOCK = 4  # its 400 ms gating block
 _CHUNK_GROUPS = 1 << 16
-
-
-def _tick_frames(sample_rate_hz: int) -> int:
-    return max(1, round(sample_rate_hz / 100))  # as the meter cuts its 10 ms ticks
 
 
 def group_frames_for(sample_rate_hz: int) -> int:
     """Frames per group: the largest divisor of the meter's tick within ~1/3 ms."""
-    tick = _tick_frames(sample_rate_hz)
+    tick = tick_frames(sample_rate_hz)
     limit = max(1, int(sample_rate_hz * GROUP_MS / 1000.0))
     return max(d for d in range(1, limit + 1) if tick % d == 0)
 
@@ -132,15 +130,6 @@ class _Tails(NamedTuple):
     power: np.ndarray  # group powers waiting for their (delayed) reduction
 
 
-def _trailing(tail: np.ndarray, new: np.ndarray, width: int, reduce: str):
-    if width <= 1:
-        return new, tail
-    joined = np.concatenate([tail, new])
-    filt = maximum_filter1d if reduce == "max" else minimum_filter1d
-    full = filt(joined, width)
-    return full[width // 2 : width // 2 + new.size], joined[new.size :]
-
-
 def _trailing_mean(tail: np.ndarray, new: np.ndarray, width: int):
     if width <= 1:
         return new, tail
@@ -205,9 +194,9 @@ def limited_block_powers(
             peak = np.concatenate([peak, np.zeros(delay)])
         with np.errstate(divide="ignore"):
             req = np.maximum(20.0 * np.log10(peak) + gain_db - cfg.threshold_db, 0.0)
-        la, req_tail = _trailing(t.req, req, la_width, "max")
-        held, la_tail = _trailing(t.la, la, period, "max")
-        sustained, held_tail = _trailing(t.held, held, window, "min")
+        la, req_tail = limiter._trailing(t.req, req, la_width, "max")
+        held, la_tail = limiter._trailing(t.la, la, period, "max")
+        sustained, held_tail = limiter._trailing(t.held, held, window, "min")
         fast, fast_db = limiter.release(la, t.fast_db, log_a_fast)
         slow, slow_db = limiter.release(np.minimum(la, sustained), t.slow_db, log_a_slow)
         r1 = np.maximum(fast, slow)
@@ -222,11 +211,7 @@ def limited_block_powers(
         if start + _CHUNK_GROUPS >= n:
             break
     groups = np.concatenate(group_sums) * gain_lin2 if group_sums else np.zeros(0)
-    per_tick = _tick_frames(sample_rate_hz) // d
-    per_sub = per_tick * _TICKS_PER_SUBBLOCK
+    per_sub = tick_frames(sample_rate_hz) // d * TICKS_PER_SUBBLOCK
     n_sub = groups.size // per_sub
     subblocks = groups[: n_sub * per_sub].reshape(n_sub, per_sub).sum(axis=1)
-    if n_sub < _SUBBLOCKS_PER_BLOCK:
-        return np.zeros(0)
-    windows = np.lib.stride_tricks.sliding_window_view(subblocks, _SUBBLOCKS_PER_BLOCK)
-    return windows.sum(axis=1) / (_SUBBLOCKS_PER_BLOCK * per_sub * d)
+    return gating_block_powers(subblocks, per_sub * d)

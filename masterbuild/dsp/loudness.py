@@ -59,7 +59,8 @@ ABSOLUTE_GATE_LUFS = -70.0  # BS.1770 eq. (6), Tech 3342 3.1
 RELATIVE_GATE_LU = -10.0  # BS.1770 eq. (6)-(7)
 LRA_RELATIVE_GATE_LU = -20.0  # Tech 3342 3.1
 LRA_PERCENTILES = (10.0, 95.0)  # Tech 3342 3.1
-_TICKS_PER_SUBBLOCK = 10  # 10 ms ticks in a 100 ms sub-block
+TICKS_PER_SUBBLOCK = 10  # 10 ms ticks in a 100 ms sub-block
+_TICKS_PER_SUBBLOCK = TICKS_PER_SUBBLOCK
 _SUBBLOCKS_PER_BLOCK = 4  # 400 ms gating block / momentary window
 _SUBBLOCKS_PER_SHORT_TERM = 30  # 3 s short-term window
 _TICKS_MOMENTARY = _TICKS_PER_SUBBLOCK * _SUBBLOCKS_PER_BLOCK
@@ -244,7 +245,7 @@ def _constants(sample_rate_hz: int, channels: int) -> _Constants:
         channels=int(channels),
         sos=k_weighting_sos(fs),
         weights=channel_weights(channels),
-        tick_frames=max(1, round(fs / 100)),
+        tick_frames=tick_frames(fs),
         interp=truepeak.interpolator(truepeak.oversampling_factor(fs)),
     )
 
@@ -423,6 +424,16 @@ def _run(blocks: Iterable[np.ndarray], k: _Constants) -> tuple[_MeterState, np.n
     return state, all_subblocks
 
 
+def tick_frames(sample_rate_hz: int) -> int:
+    """Frames in the meter's 10 ms tick (the unit its sub-blocks and blocks are made of)."""
+    return max(1, round(sample_rate_hz / 100))
+
+
+def gating_block_powers(subblock_sums: np.ndarray, subblock_frames: int) -> np.ndarray:
+    """Mean squares of the 400 ms gating blocks (hop 100 ms) from 100 ms sub-block sums."""
+    return _windowed_mean(subblock_sums, _SUBBLOCKS_PER_BLOCK, subblock_frames)
+
+
 def _windowed_mean(subblocks: np.ndarray, width: int, subblock_frames: int) -> np.ndarray:
     """Mean square of every ``width`` consecutive sub-blocks (hop: one sub-block)."""
     if subblocks.size < width:
@@ -461,7 +472,7 @@ def measure_blocks(blocks: Iterable[np.ndarray], sample_rate_hz: int, channels: 
     k = _constants(sample_rate_hz, channels)
     state, subblocks = _run(blocks, k)
     subblock_frames = _TICKS_PER_SUBBLOCK * k.tick_frames
-    block_powers = _windowed_mean(subblocks, _SUBBLOCKS_PER_BLOCK, subblock_frames)
+    block_powers = gating_block_powers(subblocks, subblock_frames)
     short_term = _windowed_mean(subblocks, _SUBBLOCKS_PER_SHORT_TERM, subblock_frames)
     true_peak = truepeak.flush_peak(state.tp_history, k.interp, state.true_peak)
     return Loudness(
