@@ -24,6 +24,7 @@ import pytest
 import scipy.signal
 
 from masterbuild.dsp import truepeak
+from masterbuild.dsp.kweighting import k_weighted_power
 from masterbuild.dsp.loudness import (
     channel_weights,
     integrated_lufs_from_powers,
@@ -387,3 +388,31 @@ def test_channel_weights() -> None:
     np.testing.assert_array_equal(channel_weights(5), [1.0, 1.0, 1.0, 1.41, 1.41])
     np.testing.assert_array_equal(channel_weights(6), [1.0, 1.0, 1.0, 0.0, 1.41, 1.41])
     np.testing.assert_array_equal(channel_weights(4), [1.0] * 4)
+
+
+@pytest.mark.parametrize(("fs", "channels"), [(44100, 2), (96000, 1), (48000, 5)])
+def test_k_weighted_power_is_sosfilt_and_einsum_bit_for_bit(fs: int, channels: int) -> None:
+    # The meter's one-pass kernel replaces scipy's sosfilt + einsum; the readings must
+    # not move by one bit, and the filter state must carry across calls the same way.
+    rng = np.random.default_rng(fs + channels)
+    x = rng.standard_normal((3000, channels)) * 0.3
+    sos, weights = k_weighting_sos(fs), channel_weights(channels)
+    zi = np.zeros((sos.shape[0], channels, 2))
+    y, zi_ref = scipy.signal.sosfilt(sos, x.T, axis=-1, zi=zi)
+    expected = np.einsum("ij,ij,i->j", y, y, weights)
+    first, state, peak = k_weighted_power(x[:1234], sos, zi, weights)
+    rest, state, peak_rest = k_weighted_power(x[1234:], sos, state, weights)
+    np.testing.assert_array_equal(np.concatenate([first, rest]), expected)
+    np.testing.assert_array_equal(state, zi_ref)
+    assert max(peak, peak_rest) == np.abs(x).max()
+    assert np.array_equal(zi, np.zeros_like(zi))  # the caller's state is not modified
+
+
+def test_k_weighted_power_flags_non_finite_input_and_reads_empty_as_zero() -> None:
+    sos, weights = k_weighting_sos(48000), channel_weights(2)
+    zi = np.zeros((sos.shape[0], 2, 2))
+    x = np.full((10, 2), 0.5)
+    x[7, 0] = np.inf
+    assert np.isnan(k_weighted_power(x, sos, zi, weights)[2])
+    power, _, peak = k_weighted_power(np.zeros((0, 2)), sos, zi, weights)
+    assert power.size == 0 and peak == 0.0

@@ -19,6 +19,7 @@ eq. (2) stays exact.
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import numpy as np
 
@@ -98,3 +99,79 @@ def k_weighting_sos(sample_rate_hz: int) -> np.ndarray:
     if sample_rate_hz <= 2 * _analog_prototype(1)[0]:
         raise ValueError(f"sample rate {sample_rate_hz} Hz is too low for K-weighting")
     return _k_weighting_sos_cached(int(sample_rate_hz)).copy()
+
+
+def _weighted_power_loop(
+    x: np.ndarray, sos: np.ndarray, zi: np.ndarray, weights: np.ndarray, out: np.ndarray
+) -> float:
+    """``out[j] = sum_c G_c y_c[j]^2`` of the K-weighted ``x``; updates ``zi``; max |x|.
+
+    The biquads are scipy's ``sosfilt`` recursion (transposed direct form II), term
+    for term, and the channel sum is ``einsum("ij,ij,i->j")``'s order, so the result
+    is bit-for-bit theirs.  Returns NaN if ``x`` has a non-finite sample.
+    """
+    frames, channels = x.shape
+    sections = sos.shape[0]
+    peak = 0.0
+    finite = True
+    for j in range(frames):
+        acc = 0.0
+        for c in range(channels):
+            cur = x[j, c]
+            if not np.isfinite(cur):
+                finite = False
+            elif abs(cur) > peak:
+                peak = abs(cur)
+            for s in range(sections):
+                new = sos[s, 0] * cur + zi[s, c, 0]
+                zi[s, c, 0] = sos[s, 1] * cur - sos[s, 4] * new + zi[s, c, 1]
+                zi[s, c, 1] = sos[s, 2] * cur - sos[s, 5] * new
+                cur = new
+            acc += cur * cur * weights[c]
+        out[j] = acc
+    return peak if finite else np.nan
+
+
+@functools.cache
+def _weighted_power_kernel() -> Any:
+    """Compiled on first use (numba is slow to import; planning a build never needs it)."""
+    from numba import njit
+
+    return njit(cache=True, nogil=True)(_weighted_power_loop)
+
+
+def k_weighted_power(
+    x: np.ndarray,
+    sos: np.ndarray,
+    zi: np.ndarray,
+    weights: np.ndarray,
+    out: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """K-weight ``x`` and sum its weighted squares over channels (BS.1770 eq. 1 and 4).
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        ``(frames, channels)`` float64.
+    sos : numpy.ndarray
+        :func:`k_weighting_sos` of the sample rate.
+    zi : numpy.ndarray
+        ``(sections, channels, 2)`` filter state before ``x`` (zeros at the start).
+    weights : numpy.ndarray
+        ``(channels,)`` channel weights ``G_c``.
+    out : numpy.ndarray, optional
+        ``(frames,)`` float64 to write the powers into (returned as ``power``).
+
+    Returns
+    -------
+    (power, zi, peak)
+        ``power[j] = sum_c G_c y_c[j]^2``; the state after ``x``; ``max |x|`` (0.0 if
+        empty, NaN if ``x`` has a NaN or infinite sample).  Equal, bit for bit, to
+        ``scipy.signal.sosfilt`` then ``einsum``, at half their cost: one pass, no
+        temporaries.
+    """
+    arr = np.ascontiguousarray(x, dtype=np.float64)
+    state = np.array(zi, dtype=np.float64, order="C")
+    power = np.empty(arr.shape[0]) if out is None else out
+    peak = _weighted_power_kernel()(arr, sos, state, np.asarray(weights, np.float64), power)
+    return power, state, float(peak)

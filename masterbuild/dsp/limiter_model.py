@@ -33,11 +33,10 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-import scipy.signal
 from numpy.lib.format import open_memmap
 
 from masterbuild.dsp import limiter
-from masterbuild.dsp.kweighting import k_weighting_sos
+from masterbuild.dsp.kweighting import k_weighted_power, k_weighting_sos
 from masterbuild.dsp.loudness import (
     TICKS_PER_SUBBLOCK,
     channel_weights,
@@ -93,8 +92,7 @@ def write_profile(
             continue
         x, pending_x[:] = _take(pending_x, ready)
         pk, pending_p[:] = _take(pending_p, ready)
-        y, zi = scipy.signal.sosfilt(sos, x.T, axis=-1, zi=zi)
-        power = np.einsum("ij,ij,i->j", y, y, weights)
+        power, zi, _ = k_weighted_power(x, sos, zi, weights)
         rows = ready // d
         out[pos : pos + rows, 0] = pk.reshape(rows, d).max(axis=1)
         out[pos : pos + rows, 1] = power.reshape(rows, d).sum(axis=1)

@@ -33,11 +33,10 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
-import scipy.signal
 from numpy.lib.stride_tricks import sliding_window_view
 
 from masterbuild.dsp import truepeak
-from masterbuild.dsp.kweighting import k_weighting_sos
+from masterbuild.dsp.kweighting import k_weighted_power, k_weighting_sos
 
 __all__ = [
     "CHUNK_FRAMES",
@@ -311,27 +310,29 @@ def _step(
     is the same either way.
     """
     n = x.shape[0]
-    peak = max(float(x.max()), -float(x.min())) if x.size else 0.0
-    if not np.isfinite(peak):
-        raise ValueError("input contains NaN or infinite samples")
 
     # True peak (BS.1770 Annex 2) of the raw input, started first so that it runs
-    # alongside the K-weighting; the sample peak is a floor for it.
+    # alongside the K-weighting.  (A non-finite chunk is refused below; its reading
+    # is then never used.)
     n_keep = state.tp_history.shape[1]
     extended = scratch.extended[:, : n_keep + n]
     extended[:, :n_keep] = state.tp_history
     extended[:, n_keep:] = x.T
     tp_history = extended[:, n:].copy()
-    tp_args = (extended, k.interp, max(state.true_peak, peak), scratch.true_peak)
+    tp_args = (extended, k.interp, state.true_peak, scratch.true_peak)
     tp_future = pool.submit(truepeak.peak_of_extended, *tp_args) if pool is not None else None
 
     # K-weighting (BS.1770 Annex 1, Figs 1-4), then eq. (1)/(4): sum_i G_i y_i^2 per
-    # sample, appended to the weighted squares left over from the previous chunk.
-    y, zi = scipy.signal.sosfilt(k.sos, x.T, axis=-1, zi=state.zi)
+    # sample, appended to the weighted squares left over from the previous chunk;
+    # the sample peak in the same pass.
     n_tail = state.power_tail.size
     power = scratch.power[: n_tail + n]
     power[:n_tail] = state.power_tail
-    np.einsum("ij,ij,i->j", y, y, k.weights, out=power[n_tail:])
+    _, zi, peak = k_weighted_power(x, k.sos, state.zi, k.weights, out=power[n_tail:])
+    if not np.isfinite(peak):
+        if tp_future is not None:
+            tp_future.result()  # the scratch buffers are not free until it is done
+        raise ValueError("input contains NaN or infinite samples")
 
     # 10 ms ticks (sums of weighted squares); incomplete tick carried over.
     n_ticks = power.size // k.tick_frames
@@ -352,6 +353,7 @@ def _step(
     history = np.concatenate([state.tick_history, ticks])[-(_TICKS_SHORT_TERM - 1) :]
 
     true_peak = tp_future.result() if tp_future is not None else truepeak.peak_of_extended(*tp_args)
+    true_peak = max(true_peak, peak)  # the sample peak is a floor for it
 
     new_state = _MeterState(
         zi=zi,
