@@ -26,6 +26,7 @@ from doit.loader import generate_tasks
 from doit.reporter import ConsoleReporter
 
 from masterbuild import lock
+from masterbuild.allocator import keep_freed_blocks
 from masterbuild.atomic import PARTIAL_SUFFIX, remove_partials
 from masterbuild.errors import MasterbuildError
 from masterbuild.inputs import current_inputs
@@ -82,6 +83,7 @@ class Uptodate:
 
 def run_task(spec: TaskSpec) -> TaskFailed | None:
     """doit action: run the spec's action, then stamp it. User errors fail in one line."""
+    keep_freed_blocks()  # once per process: doit's workers are forked or spawned
     try:
         inputs = current_inputs(spec)
         result = action_for(spec.kind)(spec, inputs)

@@ -221,3 +221,12 @@ def test_album_solves_run_side_by_side(tmp_path):
     assert len(deps) == 3
     renders = {s.name for s in specs if s.kind == "render"}
     assert all(set(d) == renders for d in deps.values())
+
+
+def test_allocator_tuning_takes_on_glibc_and_is_skipped_elsewhere() -> None:
+    # An optimisation only, but on glibc every mallopt() must be accepted (returns 1).
+    import platform
+
+    from masterbuild.allocator import keep_freed_blocks
+
+    assert keep_freed_blocks() is (platform.libc_ver()[0] == "glibc")
