@@ -11,6 +11,6 @@ STAGE_VERSIONS: dict[str, int] = {
     "lowpass": 1,
     "eq": 1,
     "width": 1,
-    "compressor": 1,
+    "compressor": 2,  # 2: peak hold and attack one-pole in a numba loop (rounding only)
     "limiter": 3,  # 3: release recursion in a numba kernel (rounding only)
 }
