@@ -11,6 +11,7 @@ nonsubtractive dither", IEEE Trans. SP 2000).
 from __future__ import annotations
 
 import itertools
+import sys
 
 import numpy as np
 import pytest
@@ -319,6 +320,11 @@ def test_bad_arguments_are_refused(x, bits, state, match):
 
 
 def test_missing_numba_is_a_clear_error_not_a_slow_fallback(monkeypatch):
-    monkeypatch.setattr(noiseshape, "_kernel", None)
+    import masterbuild.dsp
+
+    monkeypatch.setitem(sys.modules, "numba", None)  # `import numba` fails
+    monkeypatch.delitem(sys.modules, "masterbuild.dsp.quantize_kernels", raising=False)
+    monkeypatch.delattr(masterbuild.dsp, "quantize_kernels", raising=False)
+    noiseshape._kernels.cache_clear()
     with pytest.raises(ModuleNotFoundError, match="numba"):
         quantize_shaped(np.zeros((10, 2)), 16, dither_rng("x"), np.zeros((9, 2)), 44100)

@@ -8,8 +8,10 @@ reproducible; dither is applied once, at the final word length, never twice.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable
+from types import ModuleType
 
 import numpy as np
 
@@ -20,26 +22,55 @@ def dither_rng(*key: str) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(seed))
 
 
+@functools.cache
+def _kernels() -> ModuleType:
+    """The compiled loops (numba), imported on first use: planning never imports numba."""
+    from masterbuild.dsp import quantize_kernels
+
+    return quantize_kernels
+
+
+_NO_LANES = np.zeros((0, 2), dtype=np.uint64)
+_NO_UNIFORMS = np.zeros(0)
+
+
 def quantize(
     x: np.ndarray, bits: int, dither: str, rng: np.random.Generator | None
 ) -> tuple[np.ndarray, int]:
     """Quantise float samples (full scale +-1.0) to `bits`-bit integers.
 
     Returns the int32 codes (range [-2**(bits-1), 2**(bits-1) - 1]) and the number of
-    samples that had to be clipped to that range.
+    samples that had to be clipped to that range.  NaN is refused (ValueError).
+
+    The codes are exactly ``floor(x * 2**(bits-1) + (rng.random(x.shape) -
+    rng.random(x.shape)) + 1/2)`` clipped to the range (the two uniform arrays drawn one
+    after the other) and `rng` ends where those draws leave it; computed in one compiled
+    pass that steps numpy's PCG64 itself (:mod:`masterbuild.dsp.quantize_kernels`), for
+    a fifth to a third of the numpy expression's CPU (bench/bench_quantize.py).
     """
-    scale = float(2 ** (bits - 1))
-    y = x * scale
+    if dither not in ("tpdf", "none"):
+        raise ValueError(f"unknown dither {dither!r}")
+    k = _kernels()
+    flat = np.ascontiguousarray(x, dtype=np.float64).reshape(-1)
+    n = flat.size
+    mode, lanes, u = 0, _NO_LANES, _NO_UNIFORMS
     if dither == "tpdf":
         if rng is None:
             raise ValueError("TPDF dither needs a seeded generator")
-        y = y + (rng.random(x.shape) - rng.random(x.shape))
-    elif dither != "none":
-        raise ValueError(f"unknown dither {dither!r}")
-    q = np.floor(y + 0.5)
-    lo, hi = -scale, scale - 1.0
-    clipped = int(np.count_nonzero((q < lo) | (q > hi)))
-    return np.clip(q, lo, hi).astype(np.int32), clipped
+        pcg = k.tpdf_lanes(rng, n)
+        if pcg is not None:
+            mode, lanes = 1, pcg
+        else:  # not PCG64: its own draws, asked for exactly as before
+            first, second = rng.random(np.shape(x)), rng.random(np.shape(x))
+            mode, u = 2, np.concatenate([first, second], axis=None)
+    codes = np.empty(n, dtype=np.int32)
+    scale = float(2 ** (bits - 1))
+    clipped, nan = k.round_loop(flat, scale, -scale, scale - 1.0, codes, mode, lanes, u)
+    if nan:
+        raise ValueError("cannot quantise NaN samples")
+    if rng is not None and mode == 1:
+        k.pcg64_skip(rng, 2 * n)  # as the 2n draws of rng.random would have
+    return codes.reshape(np.shape(x)), int(clipped)
 
 
 def make_quantizer(

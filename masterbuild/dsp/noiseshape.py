@@ -28,20 +28,21 @@ silence, that variant rings at full scale through the whole silence at 48 kHz.
 Input is clamped to +-2 full scale first, which changes no code (anything past +-1 plus
 the few dozen LSB the loop adds clips anyway) and keeps ``q - v`` exact in float64.
 
-The dither is drawn with numpy from the caller's generator, frame by frame and channel by
-channel (two uniform variates each), so any split of a stream into blocks consumes the
-generator identically and yields identical codes.  The recursion itself cannot be
-vectorised (the quantiser is inside the loop); it is a small numba kernel.
+The dither comes from the caller's generator, frame by frame and channel by channel (two
+uniform variates each, exactly ``rng.random((frames, channels, 2))``), so any split of a
+stream into blocks consumes the generator identically and yields identical codes.  The
+recursion itself cannot be vectorised (the quantiser is inside the loop); it is a small
+numba kernel (``quantize_kernels.shape_loop``), which also steps numpy's PCG64 itself,
+bit for bit, rather than have numpy fill an array of uniforms first: that costs more than
+the recursion does.
 """
 
 from __future__ import annotations
 
-import numpy as np
+import functools
+from types import ModuleType
 
-try:  # numba compiles the one loop numpy cannot express; everything else is numpy.
-    from numba import njit
-except ImportError:  # pragma: no cover - exercised by monkeypatching _kernel in tests
-    njit = None
+import numpy as np
 
 # --- published error-feedback filters h[1..K] ---------------------------------------
 # Sign convention of the papers and of SoX src/dither.c (FIR flow: d -= h[j] * e[n-1-j]):
@@ -132,50 +133,17 @@ def shaped_initial_state(channels: int, sample_rate_hz: int) -> np.ndarray:
     return np.zeros((_filter_for(sample_rate_hz).size, channels), dtype=np.float64)
 
 
-def _shape_loop(
-    v_in: np.ndarray,
-    dither: np.ndarray,
-    h: np.ndarray,
-    err: np.ndarray,
-    lo: float,
-    hi: float,
-    codes: np.ndarray,
-) -> int:
-    """The recursion; arrays are (channels, frames) so each channel's row is contiguous.
-
-    v_in : x scaled to LSB; dither : TPDF in LSB; err : (channels, K + frames) with the
-    history in its first K columns, filled with e[n] here; codes : int32 output.
-    Returns the count of clipped samples.
-
-    Speed (measured, see bench/bench_noiseshape.py): the loop is latency-bound on the
-    chain e[n-1] -> v[n] -> q[n] -> e[n].  Summing the oldest error first lets the other
-    K-1 products be ready before e[n-1] is, and stepping the channels side by side gives
-    the CPU independent chains to overlap: ~3x over channel-by-channel, newest-first.
-    Plain IEEE arithmetic (no fastmath), so codes do not depend on the CPU.
-    """
-    n_ch, n = v_in.shape
-    taps = h.size
-    clipped = 0
-    for i in range(n):
-        for c in range(n_ch):
-            e = err[c]
-            acc = 0.0
-            for k in range(taps - 1, -1, -1):  # e[taps + i - 1 - k] is e[n-1-k]
-                acc += h[k] * e[taps + i - 1 - k]
-            v = v_in[c, i] - acc
-            q = np.floor(v + dither[c, i] + 0.5)
-            e[taps + i] = q - v  # unclipped: |e| <= 1.5 LSB, the loop stays FIR-bounded
-            if q < lo:
-                q = lo
-                clipped += 1
-            elif q > hi:
-                q = hi
-                clipped += 1
-            codes[c, i] = np.int32(q)
-    return clipped
-
-
-_kernel = njit(cache=True, nogil=True)(_shape_loop) if njit is not None else None
+@functools.cache
+def _kernels() -> ModuleType:
+    """The compiled loops (``quantize_kernels.shape_loop``), imported on first use."""
+    try:
+        from masterbuild.dsp import quantize_kernels
+    except ImportError as exc:
+        raise ModuleNotFoundError(
+            "noise-shaped dither needs numba (its error-feedback loop is compiled): "
+            "pip install numba, or use TPDF dither"
+        ) from exc
+    return quantize_kernels
 
 
 def quantize_shaped(
@@ -218,11 +186,7 @@ def quantize_shaped(
         numba is not installed (there is deliberately no slow pure-Python fallback).
     """
     h = _filter_for(sample_rate_hz)
-    if _kernel is None:
-        raise ModuleNotFoundError(
-            "noise-shaped dither needs numba (its error-feedback loop is compiled): "
-            "pip install numba, or use TPDF dither"
-        )
+    k = _kernels()
     if rng is None:
         raise ValueError("noise-shaped dither needs a seeded generator")
     if not 2 <= bits <= 31:
@@ -236,23 +200,22 @@ def quantize_shaped(
             f"state has shape {state.shape}, expected {(h.size, channels)} for "
             f"{channels} channel(s) at {sample_rate_hz} Hz"
         )
-    if np.isnan(x).any():
-        raise ValueError("cannot quantise NaN samples")
 
     scale = float(2 ** (bits - 1))
-    # The kernel runs on (channels, frames) rows: measured 2x faster than on (frames,
-    # channels) even counting the transposes here.  The +-2 FS clamp changes no code.
-    v_in = np.empty((channels, frames))
-    np.clip(x.T, -2.0, 2.0, out=v_in)
-    v_in *= scale
-    # TPDF in LSB: two uniforms per sample, drawn in (frame, channel) order so that the
-    # stream of draws does not depend on how the signal was cut into blocks.
-    u = rng.random((frames, channels, 2))
-    dither = np.empty((channels, frames))
-    np.subtract(u[..., 0].T, u[..., 1].T, out=dither)
+    # One compiled pass: clamp, scale, dither (numpy's PCG64 stream stepped in the
+    # kernel: the very uniforms rng.random would give), the recursion, clip and count.
+    lanes = k.shaped_lanes(rng, channels)
+    mode, u = 1, np.zeros(0)
+    if lanes is None:  # not PCG64: that generator's own draws, in the same order
+        mode, u = 2, np.ravel(rng.random((frames, channels, 2)))
+        lanes = np.zeros((2 + 2 * channels, 2), dtype=np.uint64)  # read, unused
+    x = np.ascontiguousarray(x)
     err = np.empty((channels, h.size + frames))
     err[:, : h.size] = state.T
-    codes = np.empty((channels, frames), dtype=np.int32)
-    clipped = _kernel(v_in, dither, h, err, -scale, scale - 1.0, codes)
-    new_state = np.ascontiguousarray(err[:, frames:].T)
-    return np.ascontiguousarray(codes.T), int(clipped), new_state
+    codes = np.empty((frames, channels), dtype=np.int32)
+    clipped, nan = k.shape_loop(x, scale, h, err, -scale, scale - 1.0, codes, mode, lanes, u)
+    if nan:
+        raise ValueError("cannot quantise NaN samples")
+    if mode == 1:
+        k.pcg64_skip(rng, 2 * x.size)
+    return codes, int(clipped), np.ascontiguousarray(err[:, frames:].T)
