@@ -32,10 +32,11 @@ Measurements
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import scipy.fft
@@ -186,14 +187,41 @@ def pack_samples(x: np.ndarray, encoding: str) -> bytes:
     if encoding == "float32":
         return arr.astype("<f4").tobytes()
     scale, width = _pcm_format(encoding)
-    codes = np.rint(arr * scale)
-    if codes.size and (codes.min() < -scale or codes.max() > scale - 1):
-        np.clip(codes, -scale, scale - 1, out=codes)
-    codes = codes.astype("<i4")
-    if width == 4:
-        return codes.tobytes()
-    # Little-endian int32 -> keep the low `width` bytes of each sample (sign included).
-    return codes.reshape(-1, 1).view(np.uint8)[:, :width].tobytes()
+    out = np.empty(arr.size * width, dtype=np.uint8)
+    _pack_kernel()(arr.reshape(-1), float(scale), width, out)
+    return out.tobytes()
+
+
+def _pack_loop(x: np.ndarray, scale: float, width: int, out: np.ndarray) -> None:
+    """Little-endian ``width``-byte codes of the flat samples ``x`` into ``out`` (numba).
+
+    ``rint`` rounds half to even like ``numpy.rint``; the clip keeps a decoded file's
+    codes and saturates anything beyond them, as the numpy version did.  One loop per
+    width, with the byte stores written out: a loop over the bytes is ten times slower.
+    """
+    top = scale - 1.0
+    if width == 2:
+        for i in range(x.size):
+            code = np.int64(min(max(np.rint(x[i] * scale), -scale), top))
+            out[2 * i] = code & 0xFF  # two's complement: the low bytes carry the sign
+            out[2 * i + 1] = (code >> 8) & 0xFF
+    else:
+        for i in range(x.size):
+            code = np.int64(min(max(np.rint(x[i] * scale), -scale), top))
+            out[3 * i] = code & 0xFF
+            out[3 * i + 1] = (code >> 8) & 0xFF
+            out[3 * i + 2] = (code >> 16) & 0xFF
+
+
+@functools.cache
+def _pack_kernel() -> Any:
+    """:func:`_pack_loop` compiled by numba on first use (planning never imports numba).
+
+    One pass in place of numpy's rint, min / max, clip, astype and byte slicing.
+    """
+    from numba import njit
+
+    return njit(cache=True, nogil=True)(_pack_loop)
 
 
 class _Constants(NamedTuple):
