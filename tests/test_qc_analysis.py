@@ -270,7 +270,64 @@ def test_envelope_min_max_per_bin_exact(fs, hop_s, n):
     np.testing.assert_array_equal(stats.envelope, direct_envelope(x, hop))
 
 
+def test_envelope_of_signed_zeros_is_the_same_for_any_split():
+    # Bins of nothing but zeros, -0.0 and +0.0 mixed per frame and channel, one of
+    # them open across the chunk boundary: equal values, and the same bits (the
+    # sign of a zero) whatever the block sizes.
+    n = CHUNK_FRAMES + 3000
+    hop = 1000
+    rng = np.random.default_rng(11)
+    x = rng.normal(0.0, 0.3, (n, 2))
+    zero_signs = rng.integers(0, 2, (n, 2)).cumsum(axis=0) % 3 == 0
+    for lo, hi in [(2000, 5000), (CHUNK_FRAMES - 1500, CHUNK_FRAMES + 2000)]:
+        x[lo:hi] = np.where(zero_signs[lo:hi], -0.0, 0.0)
+    x[7000:7010, 0] = -0.0  # beside non-zero samples
+    one_shot = analyze(x, FS_HZ, encoding="float32", envelope_hop_s=hop / FS_HZ)
+    np.testing.assert_array_equal(one_shot.envelope, direct_envelope(x, hop))
+    for size in [1, 999, 4095, CHUNK_FRAMES]:
+        got = analyze_blocks(
+            blocks_of(x, size), FS_HZ, 2, encoding="float32", envelope_hop_s=hop / FS_HZ
+        )
+        assert got.envelope.tobytes() == one_shot.envelope.tobytes()
+
+
+@pytest.mark.parametrize("layout", ["fortran", "strided", "float32"])
+def test_blocks_in_any_memory_layout_give_the_same_result(layout):
+    x, _ = clip_signal()
+    arranged = {
+        "fortran": np.asfortranarray(x),
+        "strided": np.repeat(x, 2, axis=0)[::2],
+        "float32": x.astype(np.float32),  # pcm16 values are exact in float32
+    }[layout]
+    got = analyze_blocks([arranged], FS_HZ, 2, encoding="pcm16")
+    assert_identical(got, analyze(x, FS_HZ, encoding="pcm16"))
+
+
 # --------------------------------------------------------------------------- MD5
+
+
+def numpy_pack(x: np.ndarray, encoding: str) -> bytes:
+    """Reference packing in numpy: rint (half to even), clip, int32, low bytes."""
+    if encoding == "float32":
+        return x.astype("<f4").tobytes()
+    scale, width = {"pcm16": (32768, 2), "pcm24": (8388608, 3)}[encoding]
+    codes = np.clip(np.rint(x * scale), -scale, scale - 1).astype("<i4")
+    return codes.reshape(-1, 1).view(np.uint8)[:, :width].tobytes()
+
+
+@pytest.mark.parametrize("encoding", ["pcm16", "pcm24", "float32"])
+@pytest.mark.parametrize("block_size", [4093, CHUNK_FRAMES, None])
+def test_md5_of_the_packed_stream_across_chunk_boundaries(encoding, block_size):
+    rng = np.random.default_rng(12)
+    n = 2 * CHUNK_FRAMES + 333
+    x = rng.uniform(-1.2, 1.2, (n, 3))  # beyond full scale too: saturated codes
+    scale = 32768 if encoding == "pcm16" else 8388608
+    ties = (rng.integers(-1000, 1000, 5000) + 0.5) / scale  # rint's half-to-even cases
+    x[CHUNK_FRAMES - 2500 : CHUNK_FRAMES + 2500, 1] = ties
+    stats = analyze_blocks(blocks_of(x, block_size), FS_HZ, 3, encoding=encoding)
+    expected = numpy_pack(x, encoding)
+    assert stats.md5 == hashlib.md5(expected).hexdigest()
+    assert pack_samples(x, encoding) == expected
 
 
 def test_packing_matches_numpy_for_each_encoding():

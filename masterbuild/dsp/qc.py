@@ -3,12 +3,18 @@
 Pure functions on ``(frames, channels)`` float64 blocks, full scale = 1.0, with
 the sample rate explicit.  :func:`analyze` and :func:`analyze_blocks` run the
 same computation: the input is re-cut into fixed chunks of :data:`CHUNK_FRAMES`
-frames (copied into one scratch buffer) and folded through :func:`_step`, whose
-state (running sums, the open clip run of each channel, the partial envelope
-bin, the unconsumed spectrum samples) is an immutable value threaded through
-the loop.  Every floating-point reduction therefore sees the same operands in
-the same order whatever the caller's block sizes, and the result is
-bit-for-bit the one-shot result.
+frames (views of the caller's blocks where they allow, else copied into one
+scratch buffer) and folded through :func:`_step`, whose state (running sums, the
+open clip run of each channel, the partial envelope bin, the unconsumed spectrum
+samples) is an immutable value threaded through the loop.  Every floating-point
+reduction therefore sees the same operands in the same order whatever the
+caller's block sizes, and the result is bit-for-bit the one-shot result.
+
+Per chunk, one numba pass (:func:`_chunk_loop`) does every per-sample
+measurement and a second (:func:`_pack_loop`) packs the bytes for the MD5; the
+Welch FFT stays in scipy.  Their sums keep numpy's operand order, so the results
+are the same to the bit as the earlier all-numpy code (``bench/bench_qc.py``
+checks that against a git revision).
 
 Memory does not grow with the track length except for the per-second series
 kept for the report: the envelope (2 float32 per ``envelope_hop_s``, 20 bins/s
@@ -32,10 +38,12 @@ Measurements
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import scipy.fft
@@ -186,14 +194,41 @@ def pack_samples(x: np.ndarray, encoding: str) -> bytes:
     if encoding == "float32":
         return arr.astype("<f4").tobytes()
     scale, width = _pcm_format(encoding)
-    codes = np.rint(arr * scale)
-    if codes.size and (codes.min() < -scale or codes.max() > scale - 1):
-        np.clip(codes, -scale, scale - 1, out=codes)
-    codes = codes.astype("<i4")
-    if width == 4:
-        return codes.tobytes()
-    # Little-endian int32 -> keep the low `width` bytes of each sample (sign included).
-    return codes.reshape(-1, 1).view(np.uint8)[:, :width].tobytes()
+    out = np.empty(arr.size * width, dtype=np.uint8)
+    _pack_kernel()(arr.reshape(-1), float(scale), width, out)
+    return out.tobytes()
+
+
+def _pack_loop(x: np.ndarray, scale: float, width: int, out: np.ndarray) -> None:
+    """Little-endian ``width``-byte codes of the flat samples ``x`` into ``out`` (numba).
+
+    ``rint`` rounds half to even like ``numpy.rint``; the clip keeps a decoded file's
+    codes and saturates anything beyond them, as the numpy version did.  One loop per
+    width, with the byte stores written out: a loop over the bytes is ten times slower.
+    """
+    top = scale - 1.0
+    if width == 2:
+        for i in range(x.size):
+            code = np.int64(min(max(np.rint(x[i] * scale), -scale), top))
+            out[2 * i] = code & 0xFF  # two's complement: the low bytes carry the sign
+            out[2 * i + 1] = (code >> 8) & 0xFF
+    else:
+        for i in range(x.size):
+            code = np.int64(min(max(np.rint(x[i] * scale), -scale), top))
+            out[3 * i] = code & 0xFF
+            out[3 * i + 1] = (code >> 8) & 0xFF
+            out[3 * i + 2] = (code >> 16) & 0xFF
+
+
+@functools.cache
+def _pack_kernel() -> Any:
+    """:func:`_pack_loop` compiled by numba on first use (planning never imports numba).
+
+    One pass in place of numpy's rint, min / max, clip, astype and byte slicing.
+    """
+    from numba import njit
+
+    return njit(cache=True, nogil=True)(_pack_loop)
 
 
 class _Constants(NamedTuple):
@@ -216,7 +251,7 @@ class _State(NamedTuple):
     channel_sums: np.ndarray  # (channels,) running sum, for the DC offset
     full_scale_samples: int
     run_sign: np.ndarray  # (channels,) int8 sign of the open full-scale run (0: none)
-    run_length: np.ndarray  # (channels,) int64 length of the open run, frames
+    run_length: np.ndarray  # (channels,) int64 length of the open run (if non-zero), frames
     clipped_runs: int
     longest_clip_run: int
     first_audible: int  # frame index, -1 until one is found
@@ -284,31 +319,164 @@ def _initial_state(k: _Constants) -> _State:
     )
 
 
-def _runs(
-    signs: np.ndarray, carry_sign: int, carry_length: int
-) -> tuple[np.ndarray, np.ndarray, int, int]:
-    """Runs of equal non-zero values in ``signs``, continuing an open run.
+def _chunk_loop(
+    x: np.ndarray,
+    start: int,
+    full_scale: float,
+    silence: float,
+    min_clip_run: int,
+    run_sign: np.ndarray,
+    run_length: np.ndarray,
+    hop: int,
+    bin_fill: int,
+    bin_min: float,
+    bin_max: float,
+    tail_frames: int,
+    pending: np.ndarray,
+    offset: int,
+) -> tuple:
+    """One pass over the chunk ``x`` for every per-sample measurement (numba).
 
-    Parameters
-    ----------
-    signs : 1-D int8 array of -1 / 0 / +1 (the new samples of one channel).
-    carry_sign, carry_length : the run left open at the end of the previous chunk.
-
-    Returns
-    -------
-    (closed_signs, closed_lengths, open_sign, open_length): the runs that end
-    inside this chunk (zero runs included, callers filter), and the run still
-    open at its end.
+    Writes the float32 spectrum signals (mid and side, or the mono channel) to
+    ``pending[:, offset : offset + n]``, updates ``run_sign`` / ``run_length`` in
+    place (only a non-zero run's length is kept) and returns ``(bad, sums, bins,
+    tail_min, tail_max, clip_bins, full_scale_samples, clipped_runs, longest, first,
+    last, negative_zero)``: the first non-finite frame (-1: none; the rest is then
+    partial), the per-channel sums (sequential from 0.0, the order of numpy's einsum
+    for two or more channels), the envelope bins completed here (the open bin
+    continues ``bin_fill`` frames with ``bin_min`` / ``bin_max``), the per-frame
+    min / max of the last ``tail_frames`` frames, the clip bins, the run counts, the
+    first / last audible frame (chunk index, -1: none), and whether a -0.0 occurs in
+    a frame whose min or max is zero.
     """
-    # Index 0 of `ext` stands for the carried run, which starts carry_length
-    # frames before this chunk; index j >= 1 is sample j - 1 of the chunk.
-    ext = np.concatenate([np.array([carry_sign], dtype=np.int8), signs])
-    starts = np.concatenate([[0], np.flatnonzero(ext[1:] != ext[:-1]) + 1])
-    start_frames = np.where(starts == 0, -carry_length, starts - 1)
-    end_frames = np.append(start_frames[1:], signs.size)
-    lengths = end_frames - start_frames
-    values = ext[starts]
-    return values[:-1], lengths[:-1], int(values[-1]), int(lengths[-1])
+    n, channels = x.shape
+    sums = np.zeros(channels)
+    bins = np.empty(((bin_fill + n) // hop, 2))
+    tail_min = np.empty(tail_frames)
+    tail_max = np.empty(tail_frames)
+    clip_bins = np.empty(n // hop + 2, dtype=np.int64)
+    half = np.float32(0.5)
+    tail_start = n - tail_frames
+    bad = -1
+    n_bins = n_clip = full_scale_samples = clipped_runs = longest = 0
+    first = last = -1
+    negative_zero = False
+    for i in range(n):
+        peak = 0.0
+        lo = np.inf
+        hi = -np.inf
+        for c in range(channels):
+            v = x[i, c]
+            if not np.isfinite(v):
+                bad = i
+                break
+            sums[c] += v
+            a = abs(v)
+            # Plain comparisons: measured faster here than numba's min / max builtins.
+            if a > peak:
+                peak = a
+            if v < lo:
+                lo = v
+            if v > hi:
+                hi = v
+            sign = 0
+            if a >= full_scale:
+                full_scale_samples += 1
+                sign = 1 if v > 0.0 else -1
+            if sign != run_sign[c]:
+                if run_sign[c] != 0 and run_length[c] >= min_clip_run:
+                    clipped_runs += 1
+                    longest = max(longest, run_length[c])
+                run_sign[c] = sign
+                run_length[c] = 1
+            elif sign != 0:
+                run_length[c] += 1
+        if bad >= 0:
+            break
+        # A -0.0 can only reach the envelope as a frame's min or max.
+        if (lo == 0.0 or hi == 0.0) and not negative_zero:
+            for c in range(channels):
+                if x[i, c] == 0.0 and math.copysign(1.0, x[i, c]) < 0.0:
+                    negative_zero = True
+        if peak > silence:
+            if first < 0:
+                first = i
+            last = i
+        if peak >= full_scale:
+            b = (start + i) // hop
+            if n_clip == 0 or clip_bins[n_clip - 1] != b:
+                clip_bins[n_clip] = b
+                n_clip += 1
+        if lo < bin_min:
+            bin_min = lo
+        if hi > bin_max:
+            bin_max = hi
+        bin_fill += 1
+        if bin_fill == hop:
+            bins[n_bins, 0] = bin_min
+            bins[n_bins, 1] = bin_max
+            n_bins += 1
+            bin_fill = 0
+            bin_min = np.inf
+            bin_max = -np.inf
+        if i >= tail_start:
+            tail_min[i - tail_start] = lo
+            tail_max[i - tail_start] = hi
+        if channels == 1:
+            pending[0, offset + i] = np.float32(x[i, 0])
+        else:  # as numpy: the float64 sum rounded to float32, then halved in float32
+            pending[0, offset + i] = np.float32(x[i, 0] + x[i, 1]) * half
+            pending[1, offset + i] = np.float32(x[i, 0] - x[i, 1]) * half
+    return (
+        bad,
+        sums,
+        bins,
+        tail_min,
+        tail_max,
+        clip_bins[:n_clip],
+        full_scale_samples,
+        clipped_runs,
+        longest,
+        first,
+        last,
+        negative_zero,
+    )
+
+
+@functools.cache
+def _chunk_kernel() -> Any:
+    """:func:`_chunk_loop` compiled by numba on first use, like :func:`_pack_kernel`.
+
+    One pass over the chunk in place of about twenty numpy passes and their temporaries.
+    """
+    from numba import njit
+
+    return njit(cache=True, nogil=True)(_chunk_loop)
+
+
+def _power_loop(spectra: np.ndarray) -> np.ndarray:
+    """``(|X|^2 in float32).sum(axis=1, dtype=float64)`` of ``(signals, segments, bins)``.
+
+    numpy adds the segments one after the other from the first, as here, so the sums
+    are the same to the bit; this is one pass instead of four and no temporaries.
+    """
+    signals, segments, bins = spectra.shape
+    out = np.zeros((signals, bins))
+    for s in range(signals):
+        for j in range(segments):
+            for b in range(bins):
+                re = spectra[s, j, b].real
+                im = spectra[s, j, b].imag
+                out[s, b] += np.float64(re * re + im * im)
+    return out
+
+
+@functools.cache
+def _power_kernel() -> Any:
+    """:func:`_power_loop` compiled by numba on first use, like :func:`_pack_kernel`."""
+    from numba import njit
+
+    return njit(cache=True, nogil=True)(_power_loop)
 
 
 def _across_channels(ufunc: np.ufunc, x: np.ndarray) -> np.ndarray:
@@ -323,8 +491,59 @@ def _across_channels(ufunc: np.ufunc, x: np.ndarray) -> np.ndarray:
     return out
 
 
+def _has_negative_zero(a: np.ndarray) -> bool:
+    return bool(np.any((a == 0.0) & np.signbit(a)))
+
+
+def _envelope_numpy(
+    carry_min: np.ndarray, carry_max: np.ndarray, x: np.ndarray, hop: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The envelope step as numpy computed it: (bins, open bin's frame min, frame max).
+
+    Only for chunks (or an open bin) where a frame's min or max may be -0.0: which of
+    two equal zeros numpy's SIMD min / max keep depends on the lane, so the kernel's
+    answer could differ in the sign bit.
+    """
+    frame_min = np.concatenate([carry_min, _across_channels(np.minimum, x)])
+    frame_max = np.concatenate([carry_max, _across_channels(np.maximum, x)])
+    n_bins = frame_min.size // hop
+    done = n_bins * hop
+    bins = np.stack(
+        [
+            frame_min[:done].reshape(n_bins, hop).min(axis=1, initial=np.inf),
+            frame_max[:done].reshape(n_bins, hop).max(axis=1, initial=-np.inf),
+        ],
+        axis=1,
+    )
+    return bins, frame_min[done:].copy(), frame_max[done:].copy()
+
+
+class _Scratch(NamedTuple):
+    """Work buffers reused from chunk to chunk (contents never outlive a step).
+
+    Fresh chunk-sized temporaries each step would cost more in page faults than
+    the arithmetic: glibc hands large blocks back to the kernel when freed.
+    """
+
+    chunk: np.ndarray  # (CHUNK_FRAMES, channels) float64: blocks re-cut to chunks
+    packed: np.ndarray  # uint8, CHUNK_FRAMES * channels * 4: the bytes for the MD5
+    pending: np.ndarray  # (signals, nfft + CHUNK_FRAMES) float32: unconsumed + new samples
+    windowed: np.ndarray  # float32, flat: (signals, segments, nfft) windowed segments
+
+
+def _scratch(k: _Constants) -> _Scratch:
+    # A chunk completes at most this many segments: < nfft samples were pending.
+    segments = (CHUNK_FRAMES - 1) // (k.nfft // 2) + 1
+    return _Scratch(
+        chunk=np.empty((CHUNK_FRAMES, k.channels)),
+        packed=np.empty(CHUNK_FRAMES * k.channels * 4, dtype=np.uint8),
+        pending=np.empty((k.signals, k.nfft + CHUNK_FRAMES), dtype=np.float32),
+        windowed=np.empty(k.signals * segments * k.nfft, dtype=np.float32),
+    )
+
+
 def _step(
-    state: _State, x: np.ndarray, k: _Constants, hasher: hashlib._Hash
+    state: _State, x: np.ndarray, k: _Constants, hasher: hashlib._Hash, scratch: _Scratch
 ) -> tuple[_State, np.ndarray, np.ndarray]:
     """Fold one chunk ``x`` ((frames <= CHUNK_FRAMES, channels), C-contiguous) into the state.
 
@@ -334,123 +553,132 @@ def _step(
     """
     n = x.shape[0]
     start = state.frames
-    if not np.isfinite(x).all():
-        bad = int(np.flatnonzero(~np.isfinite(x).all(axis=1))[0])
+    hop = k.hop_frames
+    fill = state.env_min.size
+    held = state.spectrum_pending.shape[1]
+    scratch.pending[:, :held] = state.spectrum_pending
+    run_sign, run_length = state.run_sign.copy(), state.run_length.copy()
+    (
+        bad,
+        sums,
+        bins,
+        tail_min,
+        tail_max,
+        clip_bins,
+        full_scale_samples,
+        clipped_runs,
+        longest,
+        first,
+        last,
+        negative_zero,
+    ) = _chunk_kernel()(
+        x,
+        start,
+        k.full_scale,
+        k.silence,
+        k.min_clip_run,
+        run_sign,
+        run_length,
+        hop,
+        fill,
+        float(state.env_min.min(initial=np.inf)),
+        float(state.env_max.max(initial=-np.inf)),
+        min(n, (fill + n) % hop),
+        scratch.pending,
+        held,
+    )
+    if bad >= 0:
         raise ValueError(f"input contains NaN or infinite samples (first at frame {start + bad})")
 
-    hasher.update(pack_samples(x, k.encoding))
-    magnitude = np.abs(x)
-
-    frame_peak = _across_channels(np.maximum, magnitude)
-
-    # Full scale and clip runs: per channel, runs of equal sign among full-scale samples.
-    clipped_runs, longest = state.clipped_runs, state.longest_clip_run
-    run_sign, run_length = state.run_sign.copy(), state.run_length.copy()
-    if frame_peak.max(initial=0.0) >= k.full_scale:
-        at_full_scale = magnitude >= k.full_scale
-        full_scale_samples = int(at_full_scale.sum())
-        signs = (np.sign(x) * at_full_scale).astype(np.int8)
-        for ch in range(k.channels):
-            values, lengths, run_sign[ch], run_length[ch] = _runs(
-                signs[:, ch], int(state.run_sign[ch]), int(state.run_length[ch])
-            )
-            clipped = lengths[(values != 0) & (lengths >= k.min_clip_run)]
-            clipped_runs += clipped.size
-            longest = max(longest, int(clipped.max(initial=0)))
+    if k.encoding == "float32":
+        packed = scratch.packed[: x.size * 4]
+        np.copyto(packed.view("<f4").reshape(x.shape), x, casting="same_kind")
     else:
-        # The usual chunk, nowhere near full scale: open runs end at its first frame
-        # and a run of zeros spans it (only a non-zero run's length is ever read).
-        full_scale_samples = 0
-        for ch in range(k.channels):
-            if run_sign[ch] != 0 and run_length[ch] >= k.min_clip_run:
-                clipped_runs += 1
-                longest = max(longest, int(run_length[ch]))
-        run_sign[:] = 0
-        run_length[:] = n
+        scale, width = _pcm_format(k.encoding)
+        packed = scratch.packed[: x.size * width]
+        _pack_kernel()(x.reshape(-1), float(scale), width, packed)
+    hasher.update(packed)
 
-    # Head / tail silence: first and last frame where any channel exceeds the threshold.
-    audible = np.flatnonzero(frame_peak > k.silence)
     first_audible, last_audible = state.first_audible, state.last_audible
-    if audible.size:
+    if first >= 0:
         if first_audible < 0:
-            first_audible = start + int(audible[0])
-        last_audible = start + int(audible[-1])
+            first_audible = start + first
+        last_audible = start + last
 
-    # Envelope: per-frame min / max over channels, appended to the open bin's frames.
-    frame_min = np.concatenate([state.env_min, _across_channels(np.minimum, x)])
-    frame_max = np.concatenate([state.env_max, _across_channels(np.maximum, x)])
-    n_bins = frame_min.size // k.hop_frames
-    done = n_bins * k.hop_frames
-    bins = np.stack(
-        [
-            frame_min[:done].reshape(n_bins, k.hop_frames).min(axis=1, initial=np.inf),
-            frame_max[:done].reshape(n_bins, k.hop_frames).max(axis=1, initial=-np.inf),
-        ],
-        axis=1,
-    )
+    if negative_zero or _has_negative_zero(state.env_min) or _has_negative_zero(state.env_max):
+        bins, env_min, env_max = _envelope_numpy(state.env_min, state.env_max, x, hop)
+    elif bins.shape[0]:
+        env_min, env_max = tail_min, tail_max
+    else:  # the open bin goes on through the whole chunk
+        env_min = np.concatenate([state.env_min, tail_min])
+        env_max = np.concatenate([state.env_max, tail_max])
 
     # Welch: mid and side appended to the unconsumed samples; every complete
     # nfft segment at a hop of nfft // 2 (counted from frame 0) is consumed.
     # In float32, like the FFT: a picture and a -dB ratio need no more, at 5x the speed.
-    if k.channels == 1:
-        signals = x.T.astype(np.float32)
-    else:
-        signals = np.empty((2, n), dtype=np.float32)
-        np.add(x[:, 0], x[:, 1], out=signals[0], casting="same_kind")
-        np.subtract(x[:, 0], x[:, 1], out=signals[1], casting="same_kind")
-        signals *= np.float32(0.5)
-    pending = np.concatenate([state.spectrum_pending, signals], axis=1)
-    hop = k.nfft // 2
-    n_seg = (pending.shape[1] - k.nfft) // hop + 1 if pending.shape[1] >= k.nfft else 0
+    pending = scratch.pending[:, : held + n]
+    seg_hop = k.nfft // 2
+    n_seg = (pending.shape[1] - k.nfft) // seg_hop + 1 if pending.shape[1] >= k.nfft else 0
     power_sums, segments = state.power_sums, state.segments
     if n_seg:
-        segs = sliding_window_view(pending, k.nfft, axis=1)[:, : (n_seg - 1) * hop + 1 : hop]
-        spectra = scipy.fft.rfft(segs * k.window, axis=-1)
-        power_sums = power_sums + (spectra.real**2 + spectra.imag**2).sum(axis=1, dtype=np.float64)
+        segs = sliding_window_view(pending, k.nfft, axis=1)[
+            :, : (n_seg - 1) * seg_hop + 1 : seg_hop
+        ]
+        # The same contiguous (signals, segments, nfft) array as `segs * window`.
+        windowed = scratch.windowed[: segs.size].reshape(segs.shape)
+        np.multiply(segs, k.window, out=windowed)
+        spectra = scipy.fft.rfft(windowed, axis=-1)
+        power_sums = power_sums + _power_kernel()(spectra)
         segments += n_seg
 
+    # numpy's einsum sums one channel in SIMD partial sums, not in the kernel's order.
+    chunk_sums = np.einsum("ij->j", x) if k.channels == 1 else sums
     new_state = _State(
         frames=start + n,
-        channel_sums=state.channel_sums + np.einsum("ij->j", x),  # 5x x.sum(axis=0)
+        channel_sums=state.channel_sums + chunk_sums,
         full_scale_samples=state.full_scale_samples + full_scale_samples,
         run_sign=run_sign,
         run_length=run_length,
-        clipped_runs=clipped_runs,
-        longest_clip_run=longest,
+        clipped_runs=state.clipped_runs + clipped_runs,
+        longest_clip_run=max(state.longest_clip_run, longest),
         first_audible=first_audible,
         last_audible=last_audible,
-        env_min=frame_min[done:].copy(),
-        env_max=frame_max[done:].copy(),
-        spectrum_pending=pending[:, n_seg * hop :].copy(),
+        env_min=env_min,
+        env_max=env_max,
+        spectrum_pending=pending[:, n_seg * seg_hop :].copy(),
         power_sums=power_sums,
         segments=segments,
     )
-    clip_frames = np.flatnonzero(frame_peak >= k.full_scale) + start
-    clip_bins = np.unique(clip_frames // k.hop_frames)
     return new_state, bins, clip_bins
 
 
-def _rechunk(blocks: Iterable[np.ndarray], channels: int, scratch: np.ndarray) -> Iterator[int]:
-    """Copy blocks of any sizes into ``scratch`` one full chunk at a time.
+def _rechunk(
+    blocks: Iterable[np.ndarray], channels: int, scratch: np.ndarray
+) -> Iterator[np.ndarray]:
+    """Re-cut blocks of any sizes into C-contiguous chunks of ``len(scratch)`` frames.
 
-    Yields the number of valid frames in ``scratch`` (``len(scratch)`` except
-    for the last, shorter chunk); the consumer must be done with the chunk
-    before resuming the iterator.
+    The last chunk may be shorter.  A whole chunk inside a C-contiguous block is
+    yielded as a view; the others are copied into ``scratch``, so the consumer must be
+    done with a chunk before resuming the iterator.
     """
     chunk_frames = scratch.shape[0]
     filled = 0
     for block in blocks:
         arr = as_frames(block, channels)
         while arr.shape[0]:
+            if filled == 0 and arr.shape[0] >= chunk_frames and arr.flags.c_contiguous:
+                yield arr[:chunk_frames]  # a row slice of a C-contiguous array is one too
+                arr = arr[chunk_frames:]
+                continue
             take = min(chunk_frames - filled, arr.shape[0])
             scratch[filled : filled + take] = arr[:take]
             filled += take
             arr = arr[take:]
             if filled == chunk_frames:
-                yield filled
+                yield scratch
                 filled = 0
     if filled:
-        yield filled
+        yield scratch[:filled]
 
 
 def _db_power(power: np.ndarray) -> np.ndarray:
@@ -548,11 +776,11 @@ def analyze_blocks(
     )
     state = _initial_state(k)
     hasher = hashlib.md5()
-    scratch = np.empty((CHUNK_FRAMES, k.channels))
+    scratch = _scratch(k)
     envelope_parts: list[np.ndarray] = []
     clip_parts: list[np.ndarray] = []  # one index per envelope bin: a per-second series
-    for n in _rechunk(blocks, k.channels, scratch):
-        state, bins, clipped = _step(state, scratch[:n], k, hasher)
+    for chunk in _rechunk(blocks, k.channels, scratch.chunk):
+        state, bins, clipped = _step(state, chunk, k, hasher, scratch)
         envelope_parts.append(bins.astype(np.float32))
         if clipped.size:
             clip_parts.append(clipped)
