@@ -380,31 +380,34 @@ def as_frames(block: np.ndarray, channels: int) -> np.ndarray:
     return arr
 
 
-def _rechunk(
-    blocks: Iterable[np.ndarray], channels: int, chunk_frames: int
+def rechunk_into(
+    blocks: Iterable[np.ndarray], channels: int, scratch: np.ndarray
 ) -> Iterator[np.ndarray]:
-    """Re-cut blocks of any sizes into chunks of exactly ``chunk_frames`` (the last shorter).
+    """Re-cut blocks of any sizes into C-contiguous chunks of ``len(scratch)`` frames.
 
-    Copies at most one chunk at a time; full chunks inside a large block are views.
+    The last chunk may be shorter.  A whole chunk inside a C-contiguous block is
+    yielded as a view; the others are copied into ``scratch`` (float64, (frames,
+    channels)), so the consumer must be done with a chunk before resuming the
+    iterator.  No chunk-sized array is allocated: fresh ones cost page faults.
     """
-    pending: list[np.ndarray] = []
-    pending_frames = 0
+    chunk_frames = scratch.shape[0]
+    filled = 0
     for block in blocks:
         arr = as_frames(block, channels)
         while arr.shape[0]:
-            if pending_frames == 0 and arr.shape[0] >= chunk_frames:
-                yield arr[:chunk_frames]
+            if filled == 0 and arr.shape[0] >= chunk_frames and arr.flags.c_contiguous:
+                yield arr[:chunk_frames]  # a row slice of a C-contiguous array is one too
                 arr = arr[chunk_frames:]
                 continue
-            take = min(chunk_frames - pending_frames, arr.shape[0])
-            pending.append(arr[:take])
-            pending_frames += take
+            take = min(chunk_frames - filled, arr.shape[0])
+            scratch[filled : filled + take] = arr[:take]
+            filled += take
             arr = arr[take:]
-            if pending_frames == chunk_frames:
-                yield np.concatenate(pending)
-                pending, pending_frames = [], 0
-    if pending_frames:
-        yield np.concatenate(pending)
+            if filled == chunk_frames:
+                yield scratch
+                filled = 0
+    if filled:
+        yield scratch[:filled]
 
 
 def _run(blocks: Iterable[np.ndarray], k: _Constants) -> tuple[_MeterState, np.ndarray]:
@@ -418,7 +421,8 @@ def _run(blocks: Iterable[np.ndarray], k: _Constants) -> tuple[_MeterState, np.n
     scratch = _make_scratch(k)
     subblocks: list[np.ndarray] = []
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="truepeak") as pool:
-        for chunk in _rechunk(blocks, k.channels, CHUNK_FRAMES):
+        chunks = np.empty((CHUNK_FRAMES, k.channels))
+        for chunk in rechunk_into(blocks, k.channels, chunks):
             state, new = _step(state, chunk, k, scratch, pool)
             if new.size:
                 subblocks.append(new)

@@ -41,7 +41,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -50,7 +50,7 @@ import scipy.fft
 import scipy.signal
 from numpy.lib.stride_tricks import sliding_window_view
 
-from masterbuild.dsp.loudness import as_frames
+from masterbuild.dsp.loudness import rechunk_into
 
 __all__ = [
     "CHUNK_FRAMES",
@@ -652,35 +652,6 @@ def _step(
     return new_state, bins, clip_bins
 
 
-def _rechunk(
-    blocks: Iterable[np.ndarray], channels: int, scratch: np.ndarray
-) -> Iterator[np.ndarray]:
-    """Re-cut blocks of any sizes into C-contiguous chunks of ``len(scratch)`` frames.
-
-    The last chunk may be shorter.  A whole chunk inside a C-contiguous block is
-    yielded as a view; the others are copied into ``scratch``, so the consumer must be
-    done with a chunk before resuming the iterator.
-    """
-    chunk_frames = scratch.shape[0]
-    filled = 0
-    for block in blocks:
-        arr = as_frames(block, channels)
-        while arr.shape[0]:
-            if filled == 0 and arr.shape[0] >= chunk_frames and arr.flags.c_contiguous:
-                yield arr[:chunk_frames]  # a row slice of a C-contiguous array is one too
-                arr = arr[chunk_frames:]
-                continue
-            take = min(chunk_frames - filled, arr.shape[0])
-            scratch[filled : filled + take] = arr[:take]
-            filled += take
-            arr = arr[take:]
-            if filled == chunk_frames:
-                yield scratch
-                filled = 0
-    if filled:
-        yield scratch[:filled]
-
-
 def _db_power(power: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore"):
         return 10.0 * np.log10(power)
@@ -779,7 +750,7 @@ def analyze_blocks(
     scratch = _scratch(k)
     envelope_parts: list[np.ndarray] = []
     clip_parts: list[np.ndarray] = []  # one index per envelope bin: a per-second series
-    for chunk in _rechunk(blocks, k.channels, scratch.chunk):
+    for chunk in rechunk_into(blocks, k.channels, scratch.chunk):
         state, bins, clipped = _step(state, chunk, k, hasher, scratch)
         envelope_parts.append(bins.astype(np.float32))
         if clipped.size:
