@@ -30,9 +30,12 @@ from dataclasses import dataclass
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.axis import Axis
+from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
+from matplotlib.text import Text
+from matplotlib.transforms import Bbox, IdentityTransform, ScaledTranslation
 from PIL import Image  # a matplotlib dependency
 
 __all__ = [
@@ -50,6 +53,9 @@ _WIDTH_IN = 12.0
 _PANEL_HEIGHT_IN = 1.25  # one small-multiple panel, title and tick labels included
 _MAX_ROWS = 10  # more panels than this go into further columns
 _FONT_PT = 8
+_TITLE_PT = _FONT_PT + 1  # panel titles
+_TITLE_PAD_PT = 2.0
+_TICK_PAD_PT = 1.0
 _OVER_STRIP = 0.14  # height of the over markers, fraction of a waveform panel
 
 _FREQUENCY_TICKS_HZ = (20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000)
@@ -161,9 +167,9 @@ def _palette_png(rgb: np.ndarray) -> bytes:
 
     A plot has few colours, so a median-cut palette loses nothing visible and makes
     the file about a third of full RGB (noisy loudness traces compress badly). Pillow's
-    own path is slow here: its median cut hashes every pixel, its palette mapping
-    rounds colours (white came out light grey) and ``optimize`` means zlib level 9,
-    which took longer than drawing. So the palette is cut from a small sample that
+    own path is slow here: its median cut hashes every pixel, and ``optimize`` means
+    zlib level 9, which took longer than drawing. Its mapping onto a given palette
+    rounds colours (white came out light grey). So the palette is cut from a sample that
     holds every colour in proportion to its count (a thin line of overs keeps its
     colour), each distinct colour is mapped to its nearest entry exactly in numpy,
     and zlib runs at level 6 (about 6 % larger files).
@@ -227,23 +233,172 @@ def _grid(count: int) -> tuple[int, int]:
     return math.ceil(count / columns), columns
 
 
-def _small_multiples(tracks: list[TrackPlotData]) -> tuple[Figure, list[Axes]]:
-    """A figure with one panel per track in running order, column by column."""
+@dataclass
+class _Panels:
+    """Small multiples: the figure, one panel a track, and each panel's two titles.
+
+    The titles are plain texts placed by :func:`_arrange` where ``Axes.set_title``
+    would put them: a real title makes every draw measure the panel's y axis again
+    (to dodge an offset text these panels never have).
+    """
+
+    fig: Figure
+    axes: list[Axes]
+    left_titles: list[Text]
+    right_titles: list[Text]
+
+
+def _small_multiples(tracks: list[TrackPlotData]) -> _Panels:
+    """A figure with one panel per track in running order, column by column.
+
+    Draw into the panels, then render with :func:`_small_multiples_png`, which lays
+    them out.
+    """
     if not tracks:
         raise ValueError("no tracks to plot")
     rows, columns = _grid(len(tracks))
-    fig = Figure(figsize=(_WIDTH_IN, 0.4 + rows * _PANEL_HEIGHT_IN), dpi=DPI, layout="constrained")
+    fig = Figure(figsize=(_WIDTH_IN, 0.4 + rows * _PANEL_HEIGHT_IN), dpi=DPI)
+    FigureCanvasAgg(fig)
     grid = fig.add_gridspec(rows, columns)
-    panels = []
+    panels = _Panels(fig, [], [], [])
     for index, track in enumerate(tracks):
         ax = fig.add_subplot(grid[index % rows, index // rows])
-        ax.set_title(_text(track.label), loc="left", fontsize=_FONT_PT + 1, pad=2)
-        ax.tick_params(labelsize=_FONT_PT, pad=1)
+        panels.left_titles.append(ax.text(0.0, 1.0, _text(track.label), fontsize=_TITLE_PT))
+        panels.right_titles.append(ax.text(1.0, 1.0, "", fontsize=_FONT_PT, ha="right"))
+        ax.tick_params(labelsize=_FONT_PT, pad=_TICK_PAD_PT)
         ax.grid(True, color="#dddddd", linewidth=0.5)
         ax.set_axisbelow(True)
         ax.set_xlim(0.0, max(track.duration_s, _HOP_S))
-        panels.append(ax)
-    return fig, panels
+        panels.axes.append(ax)
+    return panels
+
+
+def _small_multiples_png(panels: _Panels, xlabel: str) -> bytes:
+    """Label the shared x axis, lay the panels out and render the PNG."""
+    label = panels.fig.supxlabel(xlabel, fontsize=_FONT_PT + 1, va="bottom")
+    _arrange(panels, label)
+    return _png(panels.fig)
+
+
+# Constrained layout's default pads and spaces, which _arrange reproduces.
+_LAYOUT_PAD_IN = 3.0 / 72.0
+_LAYOUT_SPACE = 0.02  # figure fraction between panels, shared by both sides of a gap
+
+
+def _arrange(panels: _Panels, xlabel: Text) -> None:
+    """Place the panels where ``layout="constrained"`` would, only cheaper.
+
+    Constrained layout asks every panel for its tight box twice, and each ask lays
+    out all tick labels again: that was half the drawing time. All panels here
+    share fonts, ticks and titles, so what sticks out of a panel (tick labels, its
+    y label, titles) is worked out from its tick label strings, each distinct string
+    measured once. The arithmetic is constrained layout's: a column's margins are the
+    largest of its panels', pads at the figure edges, spaces between panels, equal
+    panel sizes, the x label below them all. Two passes, as there, since the ticks
+    of the first guess can differ from those of the final size.
+    """
+    fig = panels.fig
+    renderer = fig.canvas.get_renderer()
+    width, height = fig.bbox.width, fig.bbox.height
+    rows, columns = _grid(len(panels.axes))
+    cells = [(index % rows, index // rows) for index in range(len(panels.axes))]
+    pad = _LAYOUT_PAD_IN * fig.dpi
+    gap_x = max(pad, _LAYOUT_SPACE / 2 / columns * width)
+    gap_y = max(pad, _LAYOUT_SPACE / 2 / rows * height)
+    xlabel.set_y(pad / height)
+    below = xlabel.get_window_extent(renderer).height + 2 * pad
+    extents = _Extents(fig, renderer)
+    for _ in range(2):
+        titles = zip(panels.left_titles, panels.right_titles, strict=True)
+        reach = [
+            _overhang(ax, list(pair), extents) for ax, pair in zip(panels.axes, titles, strict=True)
+        ]
+        left, right = [0.0] * columns, [0.0] * columns
+        top, bottom = [0.0] * rows, [0.0] * rows
+        for (row, column), (lft, rgt, btm, tp) in zip(cells, reach, strict=True):
+            left[column] = max(left[column], lft)
+            right[column] = max(right[column], rgt)
+            bottom[row] = max(bottom[row], btm)
+            top[row] = max(top[row], tp)
+        left = [m + (pad if c == 0 else gap_x) for c, m in enumerate(left)]
+        right = [m + (pad if c == columns - 1 else gap_x) for c, m in enumerate(right)]
+        top = [m + (pad if r == 0 else gap_y) for r, m in enumerate(top)]
+        bottom = [m + (pad if r == rows - 1 else gap_y) for r, m in enumerate(bottom)]
+        panel_w = (width - sum(left) - sum(right)) / columns
+        panel_h = (height - below - sum(top) - sum(bottom)) / rows
+        for ax, (row, column) in zip(panels.axes, cells, strict=True):
+            x0 = sum(left[:column]) + sum(right[:column]) + column * panel_w + left[column]
+            y1 = height - sum(top[:row]) - sum(bottom[:row]) - row * panel_h - top[row]
+            ax.set_position(
+                (x0 / width, (y1 - panel_h) / height, panel_w / width, panel_h / height)
+            )
+
+
+class _Extents:
+    """Boxes of label strings in pixels about their anchor, each measured once."""
+
+    def __init__(self, fig: Figure, renderer: RendererAgg) -> None:
+        self._fig = fig
+        self._renderer = renderer
+        self._boxes: dict[tuple[str, float], Bbox] = {}
+
+    def __call__(self, text: str, fontsize: float) -> Bbox:
+        """The box of ``text`` with its baseline's left end at (0, 0)."""
+        key = (text, fontsize)
+        if key not in self._boxes:
+            probe = Text(0.0, 0.0, text, fontsize=fontsize, transform=IdentityTransform())
+            probe.set_figure(self._fig)
+            self._boxes[key] = probe.get_window_extent(self._renderer)
+        return self._boxes[key]
+
+
+def _tick_boxes(axis: Axis, extents: _Extents) -> tuple[np.ndarray, list[Bbox]]:
+    """Positions and label boxes of the major ticks the axis will draw (those in view)."""
+    locs = np.asarray(axis.get_majorticklocs(), dtype=np.float64)
+    labels = axis.get_major_formatter().format_ticks(locs)
+    low, high = sorted(axis.get_view_interval())
+    slack = (high - low) * 1e-10  # as matplotlib's own test of which ticks to draw
+    keep = [i for i, loc in enumerate(locs) if low - slack <= loc <= high + slack and labels[i]]
+    return locs[keep], [extents(labels[i], _FONT_PT) for i in keep]
+
+
+def _overhang(ax: Axes, titles: list[Text], extents: _Extents) -> tuple[float, float, float, float]:
+    """How far a panel's labels and titles reach past its (left, right, bottom, top), px.
+
+    Also puts the ``titles`` on their baseline above the panel.
+    """
+    x0, y0, x1, y1 = ax.bbox.extents
+    points = ax.figure.dpi / 72.0
+    left = right = bottom = top = 0.0
+    locs, boxes = _tick_boxes(ax.xaxis, extents)
+    if boxes:  # labels centred under their ticks, hung below the tick marks
+        centres = ax.transData.transform(np.column_stack([locs, np.zeros_like(locs)]))[:, 0]
+        half = np.array([box.width for box in boxes]) / 2.0
+        left = float(np.max(x0 - (centres - half)))
+        right = float(np.max(centres + half - x1))
+        offset = (ax.xaxis.get_tick_padding() + _TICK_PAD_PT) * points
+        bottom = offset + max(box.height for box in boxes)
+    locs, boxes = _tick_boxes(ax.yaxis, extents)
+    if boxes:  # labels centred on their ticks, right-aligned left of the tick marks
+        centres = ax.transData.transform(np.column_stack([np.zeros_like(locs), locs]))[:, 1]
+        half = np.array([box.height for box in boxes]) / 2.0
+        bottom = max(bottom, float(np.max(y0 - (centres - half))))
+        top = float(np.max(centres + half - y1))
+        side = (ax.yaxis.get_tick_padding() + _TICK_PAD_PT) * points
+        side += max(box.width for box in boxes)
+        if ax.get_ylabel():  # drawn turned a quarter: its box's height is its width
+            label = ax.yaxis.label
+            side += ax.yaxis.labelpad * points + extents(label.get_text(), label.get_size()).height
+        left = max(left, side)
+    # Titles sit _TITLE_PAD_PT above the panel, on one baseline, raised so that no
+    # descent dips into the panel (where Axes.set_title puts them).
+    boxes = [extents(title.get_text(), title.get_fontsize()) for title in titles]
+    baseline = max(_TITLE_PAD_PT * points, *(-box.y0 for box in boxes if box.width))
+    raise_by = ScaledTranslation(0.0, baseline / ax.figure.dpi, ax.figure.dpi_scale_trans)
+    for title in titles:
+        title.set_transform(ax.transAxes + raise_by)
+    top = max(top, baseline + max(box.y1 for box in boxes))
+    return left, max(right, 0.0), bottom, top
 
 
 def _window_ends(count: int, window_s: float) -> np.ndarray:
@@ -270,8 +425,8 @@ def loudness_over_time_png(tracks: list[TrackPlotData], target_lufs: float | Non
         PNG. Each panel's y axis runs from -40 LUFS to 0 LUFS (higher if a reading
         is above 0); time axes are per track, s.
     """
-    fig, panels = _small_multiples(tracks)
-    for ax, track in zip(panels, tracks, strict=True):
+    panels = _small_multiples(tracks)
+    for ax, track in zip(panels.axes, tracks, strict=True):
         momentary = _gaps(track.momentary_lufs)
         short_term = _gaps(track.short_term_lufs)
         ax.plot(
@@ -298,9 +453,8 @@ def loudness_over_time_png(tracks: list[TrackPlotData], target_lufs: float | Non
         if not np.isfinite(momentary).any():
             note = "silent" if momentary.size else "too short for a 400 ms reading"
             ax.text(0.5, 0.5, note, transform=ax.transAxes, ha="center", va="center")
-    panels[0].legend(loc="lower right", fontsize=_FONT_PT, ncols=2, framealpha=0.8)
-    fig.supxlabel("time (s)", fontsize=_FONT_PT + 1)
-    return _png(fig)
+    panels.axes[0].legend(loc="lower right", fontsize=_FONT_PT, ncols=2, framealpha=0.8)
+    return _small_multiples_png(panels, "time (s)")
 
 
 def waveform_png(tracks: list[TrackPlotData], ceiling_dbfs: float) -> bytes:
@@ -322,8 +476,8 @@ def waveform_png(tracks: list[TrackPlotData], ceiling_dbfs: float) -> bytes:
         counts the over bins.
     """
     ceiling = 10.0 ** (ceiling_dbfs / 20.0)
-    fig, panels = _small_multiples(tracks)
-    for ax, track in zip(panels, tracks, strict=True):
+    panels = _small_multiples(tracks)
+    for ax, title, track in zip(panels.axes, panels.right_titles, tracks, strict=True):
         envelope = track.envelope
         bins = envelope.shape[0]
         finite = envelope[np.isfinite(envelope)]
@@ -356,12 +510,10 @@ def waveform_png(tracks: list[TrackPlotData], ceiling_dbfs: float) -> bytes:
                     antialiased=False,
                 )
             plural = "s" if overs.size != 1 else ""
-            ax.set_title(f"{overs.size} over bin{plural}", loc="right", fontsize=_FONT_PT, pad=2)
+            title.set_text(f"{overs.size} over bin{plural}")
         ax.set_ylim(-extent, extent)
-    fig.supxlabel(
-        f"time (s); dashed: ceiling {ceiling_dbfs:g} dBFS; red: overs", fontsize=_FONT_PT + 1
-    )
-    return _png(fig)
+    xlabel = f"time (s); dashed: ceiling {ceiling_dbfs:g} dBFS; red: overs"
+    return _small_multiples_png(panels, xlabel)
 
 
 def album_profile_png(tracks: list[TrackPlotData], target_lufs: float | None) -> bytes:
