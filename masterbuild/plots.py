@@ -207,9 +207,18 @@ def _palette_png(rgb: np.ndarray) -> bytes:
 
 
 def _nearest(colours: np.ndarray, palette: np.ndarray) -> np.ndarray:
-    """Index of the nearest palette entry of each colour (integer distances: exact)."""
-    diff = colours[:, None, :].astype(np.int32) - palette[None, :, :].astype(np.int32)
-    return np.argmin(np.einsum("ijk,ijk->ij", diff, diff), axis=1)
+    """Index of the nearest palette entry of each colour (the first of equals).
+
+    Squared distances are whole numbers below 2 ** 24, exact in float32, which
+    numpy runs several times faster than int32 (and no BLAS: same on every machine).
+    """
+    ours, theirs = colours.astype(np.float32), palette.astype(np.float32)
+    distance = np.zeros((ours.shape[0], theirs.shape[0]), dtype=np.float32)
+    for channel in range(3):
+        step = ours[:, channel, None] - theirs[None, :, channel]
+        step *= step
+        distance += step
+    return np.argmin(distance, axis=1)
 
 
 def _text(label: str) -> str:
