@@ -43,6 +43,7 @@ __all__ = [
     "TrackPlotData",
     "album_profile_png",
     "data_uri",
+    "loudness_and_waveform_png",
     "loudness_over_time_png",
     "spectrum_png",
     "waveform_png",
@@ -435,6 +436,11 @@ def loudness_over_time_png(tracks: list[TrackPlotData], target_lufs: float | Non
         is above 0); time axes are per track, s.
     """
     panels = _small_multiples(tracks)
+    _draw_loudness(panels, tracks, target_lufs)
+    return _small_multiples_png(panels, "time (s)")
+
+
+def _draw_loudness(panels: _Panels, tracks: list[TrackPlotData], target_lufs: float | None) -> None:
     for ax, track in zip(panels.axes, tracks, strict=True):
         momentary = _gaps(track.momentary_lufs)
         short_term = _gaps(track.short_term_lufs)
@@ -463,7 +469,6 @@ def loudness_over_time_png(tracks: list[TrackPlotData], target_lufs: float | Non
             note = "silent" if momentary.size else "too short for a 400 ms reading"
             ax.text(0.5, 0.5, note, transform=ax.transAxes, ha="center", va="center")
     panels.axes[0].legend(loc="lower right", fontsize=_FONT_PT, ncols=2, framealpha=0.8)
-    return _small_multiples_png(panels, "time (s)")
 
 
 def waveform_png(tracks: list[TrackPlotData], ceiling_dbfs: float) -> bytes:
@@ -484,8 +489,13 @@ def waveform_png(tracks: list[TrackPlotData], ceiling_dbfs: float) -> bytes:
         visible; nothing else is drawn in :data:`OVER_COLOUR`. The panel title
         counts the over bins.
     """
-    ceiling = 10.0 ** (ceiling_dbfs / 20.0)
     panels = _small_multiples(tracks)
+    return _small_multiples_png(panels, _draw_waveform(panels, tracks, ceiling_dbfs))
+
+
+def _draw_waveform(panels: _Panels, tracks: list[TrackPlotData], ceiling_dbfs: float) -> str:
+    """Draw the waveform panels; return the x label that explains them."""
+    ceiling = 10.0 ** (ceiling_dbfs / 20.0)
     for ax, title, track in zip(panels.axes, panels.right_titles, tracks, strict=True):
         envelope = track.envelope
         bins = envelope.shape[0]
@@ -521,8 +531,31 @@ def waveform_png(tracks: list[TrackPlotData], ceiling_dbfs: float) -> bytes:
             plural = "s" if overs.size != 1 else ""
             title.set_text(f"{overs.size} over bin{plural}")
         ax.set_ylim(-extent, extent)
-    xlabel = f"time (s); dashed: ceiling {ceiling_dbfs:g} dBFS; red: overs"
-    return _small_multiples_png(panels, xlabel)
+    return f"time (s); dashed: ceiling {ceiling_dbfs:g} dBFS; red: overs"
+
+
+def loudness_and_waveform_png(
+    tracks: list[TrackPlotData], target_lufs: float | None, ceiling_dbfs: float
+) -> tuple[bytes, bytes]:
+    """:func:`loudness_over_time_png` and :func:`waveform_png`, the same bytes, cheaper.
+
+    Both pictures have the same panels (titles, time axes, grid), so the second is
+    drawn on the first one's figure with the loudness traces taken away: making the
+    panels and their ticks is about a fifth of a picture's time.
+    """
+    panels = _small_multiples(tracks)
+    _draw_loudness(panels, tracks, target_lufs)
+    loudness = _small_multiples_png(panels, "time (s)")
+    titles = set(panels.left_titles + panels.right_titles)
+    for ax in panels.axes:
+        for artist in [*ax.lines, *ax.collections, *ax.texts]:
+            if artist not in titles:
+                artist.remove()
+        if ax.legend_ is not None:
+            ax.legend_.remove()
+        ax.set_ylabel("")
+    waveform = _small_multiples_png(panels, _draw_waveform(panels, tracks, ceiling_dbfs))
+    return loudness, waveform
 
 
 def album_profile_png(tracks: list[TrackPlotData], target_lufs: float | None) -> bytes:
