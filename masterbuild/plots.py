@@ -2,7 +2,8 @@
 
 Every function draws on its own :class:`matplotlib.figure.Figure` through the Agg
 canvas (no pyplot, no global backend switch) and returns the PNG file as bytes, for
-:func:`data_uri` to inline into the self-contained ``masters/report.html``.
+:func:`data_uri` to inline into the self-contained ``masters/report.html``
+(:func:`loudness_and_waveform_png` draws its two pictures on one figure, in turn).
 
 The output is deterministic: the same data gives byte-identical PNG bytes (the PNG
 is written by Pillow from the Agg pixels, so it carries no ``Software`` or time
@@ -29,11 +30,13 @@ from dataclasses import dataclass
 
 import numpy as np
 from matplotlib import colormaps
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.axis import Axis
 from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
+from matplotlib.lines import TICKDOWN, TICKLEFT, Line2D
 from matplotlib.text import Text
 from matplotlib.transforms import Bbox, IdentityTransform, ScaledTranslation
 from PIL import Image  # a matplotlib dependency
@@ -57,6 +60,9 @@ _FONT_PT = 8
 _TITLE_PT = _FONT_PT + 1  # panel titles
 _TITLE_PAD_PT = 2.0
 _TICK_PAD_PT = 1.0
+_TICK_LEN_PT = 3.5  # matplotlib's default major tick
+_TICK_WIDTH_PT = 0.8
+_GRID_COLOUR = "#dddddd"
 _OVER_STRIP = 0.14  # height of the over markers, fraction of a waveform panel
 
 _FREQUENCY_TICKS_HZ = (20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000)
@@ -256,6 +262,13 @@ class _Panels:
     axes: list[Axes]
     left_titles: list[Text]
     right_titles: list[Text]
+    # Per panel: x grid, y grid, x tick marks, y tick marks, one line each, placed by
+    # _arrange: matplotlib draws one artist per tick for each, a fifth of the time.
+    ticks: list[tuple[Line2D, Line2D, Line2D, Line2D]]
+
+    def chrome(self) -> set[Artist]:
+        """The artists that belong to the panels, not to a picture drawn in them."""
+        return {*self.left_titles, *self.right_titles, *(a for t in self.ticks for a in t)}
 
 
 def _small_multiples(tracks: list[TrackPlotData]) -> _Panels:
@@ -270,15 +283,34 @@ def _small_multiples(tracks: list[TrackPlotData]) -> _Panels:
     fig = Figure(figsize=(_WIDTH_IN, 0.4 + rows * _PANEL_HEIGHT_IN), dpi=DPI)
     FigureCanvasAgg(fig)
     grid = fig.add_gridspec(rows, columns)
-    panels = _Panels(fig, [], [], [])
+    panels = _Panels(fig, [], [], [], [])
     for index, track in enumerate(tracks):
         ax = fig.add_subplot(grid[index % rows, index // rows])
         panels.left_titles.append(ax.text(0.0, 1.0, _text(track.label), fontsize=_TITLE_PT))
         panels.right_titles.append(ax.text(1.0, 1.0, "", fontsize=_FONT_PT, ha="right"))
-        ax.tick_params(labelsize=_FONT_PT, pad=_TICK_PAD_PT)
-        ax.grid(True, color="#dddddd", linewidth=0.5)
+        # No tick marks of matplotlib's (labels where they would be with them): ours
+        # and the grid are drawn under everything, as with set_axisbelow(True).
+        ax.tick_params(labelsize=_FONT_PT, pad=_TICK_LEN_PT + _TICK_PAD_PT, length=0)
         ax.set_axisbelow(True)
         ax.set_xlim(0.0, max(track.duration_s, _HOP_S))
+        rule = {"color": _GRID_COLOUR, "linewidth": 0.5, "zorder": 0.5}
+        mark = {
+            "linestyle": "none",
+            "markersize": _TICK_LEN_PT,
+            "markeredgewidth": _TICK_WIDTH_PT,
+            "color": "black",
+            "zorder": 0.5,
+            "clip_on": False,
+        }
+        lines = (
+            Line2D([], [], transform=ax.get_xaxis_transform(), **rule),
+            Line2D([], [], transform=ax.get_yaxis_transform(), **rule),
+            Line2D([], [], transform=ax.get_xaxis_transform(), marker=TICKDOWN, **mark),
+            Line2D([], [], transform=ax.get_yaxis_transform(), marker=TICKLEFT, **mark),
+        )
+        for line in lines:
+            ax.add_line(line)
+        panels.ticks.append(lines)
         panels.axes.append(ax)
     return panels
 
@@ -342,6 +374,15 @@ def _arrange(panels: _Panels, xlabel: Text) -> None:
             ax.set_position(
                 (x0 / width, (y1 - panel_h) / height, panel_w / width, panel_h / height)
             )
+    for ax, (grid_x, grid_y, marks_x, marks_y) in zip(panels.axes, panels.ticks, strict=True):
+        # At the final size: the ticks matplotlib labels when it draws.
+        for grid, marks, axis in ((grid_x, marks_x, ax.xaxis), (grid_y, marks_y, ax.yaxis)):
+            locs = _ticks_in_view(axis)
+            across = np.tile([0.0, 1.0, np.nan], locs.size)  # one segment a tick
+            along = np.repeat(locs, 3)
+            grid.set_data((along, across) if axis is ax.xaxis else (across, along))
+            edge = np.zeros_like(locs)
+            marks.set_data((locs, edge) if axis is ax.xaxis else (edge, locs))
 
 
 class _Extents:
@@ -362,13 +403,24 @@ class _Extents:
         return self._boxes[key]
 
 
+def _in_view(axis: Axis, locs: np.ndarray) -> np.ndarray:
+    """Which ``locs`` matplotlib draws: those in the view interval, give or take rounding."""
+    low, high = sorted(axis.get_view_interval())
+    slack = (high - low) * 1e-10  # as matplotlib's own test
+    return (locs >= low - slack) & (locs <= high + slack)
+
+
+def _ticks_in_view(axis: Axis) -> np.ndarray:
+    """The major tick positions the axis will draw."""
+    locs = np.asarray(axis.get_majorticklocs(), dtype=np.float64)
+    return locs[_in_view(axis, locs)]
+
+
 def _tick_boxes(axis: Axis, extents: _Extents) -> tuple[np.ndarray, list[Bbox]]:
-    """Positions and label boxes of the major ticks the axis will draw (those in view)."""
+    """Positions and label boxes of the major tick labels the axis will draw."""
     locs = np.asarray(axis.get_majorticklocs(), dtype=np.float64)
     labels = axis.get_major_formatter().format_ticks(locs)
-    low, high = sorted(axis.get_view_interval())
-    slack = (high - low) * 1e-10  # as matplotlib's own test of which ticks to draw
-    keep = [i for i, loc in enumerate(locs) if low - slack <= loc <= high + slack and labels[i]]
+    keep = [i for i in np.flatnonzero(_in_view(axis, locs)) if labels[i]]
     return locs[keep], [extents(labels[i], _FONT_PT) for i in keep]
 
 
@@ -386,7 +438,7 @@ def _overhang(ax: Axes, titles: list[Text], extents: _Extents) -> tuple[float, f
         half = np.array([box.width for box in boxes]) / 2.0
         left = float(np.max(x0 - (centres - half)))
         right = float(np.max(centres + half - x1))
-        offset = (ax.xaxis.get_tick_padding() + _TICK_PAD_PT) * points
+        offset = (_TICK_LEN_PT + _TICK_PAD_PT) * points
         bottom = offset + max(box.height for box in boxes)
     locs, boxes = _tick_boxes(ax.yaxis, extents)
     if boxes:  # labels centred on their ticks, right-aligned left of the tick marks
@@ -394,7 +446,7 @@ def _overhang(ax: Axes, titles: list[Text], extents: _Extents) -> tuple[float, f
         half = np.array([box.height for box in boxes]) / 2.0
         bottom = max(bottom, float(np.max(y0 - (centres - half))))
         top = float(np.max(centres + half - y1))
-        side = (ax.yaxis.get_tick_padding() + _TICK_PAD_PT) * points
+        side = (_TICK_LEN_PT + _TICK_PAD_PT) * points
         side += max(box.width for box in boxes)
         if ax.get_ylabel():  # drawn turned a quarter: its box's height is its width
             label = ax.yaxis.label
@@ -546,10 +598,10 @@ def loudness_and_waveform_png(
     panels = _small_multiples(tracks)
     _draw_loudness(panels, tracks, target_lufs)
     loudness = _small_multiples_png(panels, "time (s)")
-    titles = set(panels.left_titles + panels.right_titles)
+    chrome = panels.chrome()
     for ax in panels.axes:
         for artist in [*ax.lines, *ax.collections, *ax.texts]:
-            if artist not in titles:
+            if artist not in chrome:
                 artist.remove()
         if ax.legend_ is not None:
             ax.legend_.remove()
