@@ -38,6 +38,7 @@ from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from matplotlib.lines import TICKDOWN, TICKLEFT, Line2D
 from matplotlib.text import Text
+from matplotlib.ticker import AutoLocator, NullLocator
 from matplotlib.transforms import Bbox, IdentityTransform, ScaledTranslation
 from PIL import Image  # a matplotlib dependency
 
@@ -262,13 +263,18 @@ class _Panels:
     axes: list[Axes]
     left_titles: list[Text]
     right_titles: list[Text]
-    # Per panel: x grid, y grid, x tick marks, y tick marks, one line each, placed by
-    # _arrange: matplotlib draws one artist per tick for each, a fifth of the time.
+    # Per panel: x grid, y grid, x tick marks, y tick marks, one line each, and the
+    # tick labels, placed by _arrange. matplotlib's own ticks (a handful of artists
+    # each, laid out again and again) were most of the drawing time; the axes keep
+    # none, their locators live here.
     ticks: list[tuple[Line2D, Line2D, Line2D, Line2D]]
+    locators: dict[Axis, AutoLocator]
+    tick_labels: list[Text]
 
     def chrome(self) -> set[Artist]:
         """The artists that belong to the panels, not to a picture drawn in them."""
-        return {*self.left_titles, *self.right_titles, *(a for t in self.ticks for a in t)}
+        lines = (line for four in self.ticks for line in four)
+        return {*self.left_titles, *self.right_titles, *lines, *self.tick_labels}
 
 
 def _small_multiples(tracks: list[TrackPlotData]) -> _Panels:
@@ -283,14 +289,15 @@ def _small_multiples(tracks: list[TrackPlotData]) -> _Panels:
     fig = Figure(figsize=(_WIDTH_IN, 0.4 + rows * _PANEL_HEIGHT_IN), dpi=DPI)
     FigureCanvasAgg(fig)
     grid = fig.add_gridspec(rows, columns)
-    panels = _Panels(fig, [], [], [], [])
+    panels = _Panels(fig, [], [], [], [], {}, [])
     for index, track in enumerate(tracks):
         ax = fig.add_subplot(grid[index % rows, index // rows])
         panels.left_titles.append(ax.text(0.0, 1.0, _text(track.label), fontsize=_TITLE_PT))
         panels.right_titles.append(ax.text(1.0, 1.0, "", fontsize=_FONT_PT, ha="right"))
-        # No tick marks of matplotlib's (labels where they would be with them): ours
-        # and the grid are drawn under everything, as with set_axisbelow(True).
-        ax.tick_params(labelsize=_FONT_PT, pad=_TICK_LEN_PT + _TICK_PAD_PT, length=0)
+        ax.tick_params(labelsize=_FONT_PT)  # sets the tick spacing the locators choose
+        for axis in (ax.xaxis, ax.yaxis):
+            panels.locators[axis] = axis.get_major_locator()
+            axis.set_major_locator(NullLocator())
         ax.set_axisbelow(True)
         ax.set_xlim(0.0, max(track.duration_s, _HOP_S))
         rule = {"color": _GRID_COLOUR, "linewidth": 0.5, "zorder": 0.5}
@@ -353,7 +360,8 @@ def _arrange(panels: _Panels, xlabel: Text) -> None:
     for _ in range(2):
         titles = zip(panels.left_titles, panels.right_titles, strict=True)
         reach = [
-            _overhang(ax, list(pair), extents) for ax, pair in zip(panels.axes, titles, strict=True)
+            _overhang(ax, list(pair), panels.locators, extents)
+            for ax, pair in zip(panels.axes, titles, strict=True)
         ]
         left, right = [0.0] * columns, [0.0] * columns
         top, bottom = [0.0] * rows, [0.0] * rows
@@ -374,15 +382,35 @@ def _arrange(panels: _Panels, xlabel: Text) -> None:
             ax.set_position(
                 (x0 / width, (y1 - panel_h) / height, panel_w / width, panel_h / height)
             )
+    for label in panels.tick_labels:  # those of a picture drawn before on these panels
+        label.remove()
+    panels.tick_labels.clear()
+    offset = _TICK_LEN_PT + _TICK_PAD_PT
     for ax, (grid_x, grid_y, marks_x, marks_y) in zip(panels.axes, panels.ticks, strict=True):
-        # At the final size: the ticks matplotlib labels when it draws.
-        for grid, marks, axis in ((grid_x, marks_x, ax.xaxis), (grid_y, marks_y, ax.yaxis)):
-            locs = _ticks_in_view(axis)
+        # At the final size, drawn as matplotlib would draw its ticks.
+        text_x = ax.get_xaxis_text1_transform(offset)
+        text_y = ax.get_yaxis_text1_transform(offset)
+        for axis, grid, marks, (transform, va, ha) in (
+            (ax.xaxis, grid_x, marks_x, text_x),
+            (ax.yaxis, grid_y, marks_y, text_y),
+        ):
+            locs, labels = _ticks(axis, panels.locators[axis])
             across = np.tile([0.0, 1.0, np.nan], locs.size)  # one segment a tick
             along = np.repeat(locs, 3)
-            grid.set_data((along, across) if axis is ax.xaxis else (across, along))
             edge = np.zeros_like(locs)
-            marks.set_data((locs, edge) if axis is ax.xaxis else (edge, locs))
+            horizontal = axis is ax.xaxis
+            grid.set_data((along, across) if horizontal else (across, along))
+            marks.set_data((locs, edge) if horizontal else (edge, locs))
+            for loc, label in zip(locs, labels, strict=True):
+                at = (loc, 0.0) if horizontal else (0.0, loc)
+                text = ax.text(*at, label, fontsize=_FONT_PT, transform=transform, va=va, ha=ha)
+                text.set_zorder(0.5)
+                panels.tick_labels.append(text)
+        if ax.get_ylabel():  # where matplotlib puts it: labelpad left of the tick labels
+            x0, _, x1, _ = ax.bbox.extents
+            widths = [extents(label, _FONT_PT).width for label in labels]  # the y axis's
+            edge = x0 - (offset + ax.yaxis.labelpad) * fig.dpi / 72.0 - max(widths, default=0.0)
+            ax.yaxis.set_label_coords((edge - x0) / (x1 - x0), 0.5)
 
 
 class _Extents:
@@ -410,21 +438,17 @@ def _in_view(axis: Axis, locs: np.ndarray) -> np.ndarray:
     return (locs >= low - slack) & (locs <= high + slack)
 
 
-def _ticks_in_view(axis: Axis) -> np.ndarray:
-    """The major tick positions the axis will draw."""
-    locs = np.asarray(axis.get_majorticklocs(), dtype=np.float64)
-    return locs[_in_view(axis, locs)]
-
-
-def _tick_boxes(axis: Axis, extents: _Extents) -> tuple[np.ndarray, list[Bbox]]:
-    """Positions and label boxes of the major tick labels the axis will draw."""
-    locs = np.asarray(axis.get_majorticklocs(), dtype=np.float64)
+def _ticks(axis: Axis, locator: AutoLocator) -> tuple[np.ndarray, list[str]]:
+    """The ticks in view and their labels, as matplotlib would draw them on ``axis``."""
+    locs = np.asarray(locator(), dtype=np.float64)
     labels = axis.get_major_formatter().format_ticks(locs)
-    keep = [i for i in np.flatnonzero(_in_view(axis, locs)) if labels[i]]
-    return locs[keep], [extents(labels[i], _FONT_PT) for i in keep]
+    keep = np.flatnonzero(_in_view(axis, locs))
+    return locs[keep], [labels[i] for i in keep]
 
 
-def _overhang(ax: Axes, titles: list[Text], extents: _Extents) -> tuple[float, float, float, float]:
+def _overhang(
+    ax: Axes, titles: list[Text], locators: dict[Axis, AutoLocator], extents: _Extents
+) -> tuple[float, float, float, float]:
     """How far a panel's labels and titles reach past its (left, right, bottom, top), px.
 
     Also puts the ``titles`` on their baseline above the panel.
@@ -432,7 +456,8 @@ def _overhang(ax: Axes, titles: list[Text], extents: _Extents) -> tuple[float, f
     x0, y0, x1, y1 = ax.bbox.extents
     points = ax.figure.dpi / 72.0
     left = right = bottom = top = 0.0
-    locs, boxes = _tick_boxes(ax.xaxis, extents)
+    locs, labels = _ticks(ax.xaxis, locators[ax.xaxis])
+    boxes = [extents(label, _FONT_PT) for label in labels]
     if boxes:  # labels centred under their ticks, hung below the tick marks
         centres = ax.transData.transform(np.column_stack([locs, np.zeros_like(locs)]))[:, 0]
         half = np.array([box.width for box in boxes]) / 2.0
@@ -440,7 +465,8 @@ def _overhang(ax: Axes, titles: list[Text], extents: _Extents) -> tuple[float, f
         right = float(np.max(centres + half - x1))
         offset = (_TICK_LEN_PT + _TICK_PAD_PT) * points
         bottom = offset + max(box.height for box in boxes)
-    locs, boxes = _tick_boxes(ax.yaxis, extents)
+    locs, labels = _ticks(ax.yaxis, locators[ax.yaxis])
+    boxes = [extents(label, _FONT_PT) for label in labels]
     if boxes:  # labels centred on their ticks, right-aligned left of the tick marks
         centres = ax.transData.transform(np.column_stack([np.zeros_like(locs), locs]))[:, 1]
         half = np.array([box.height for box in boxes]) / 2.0
