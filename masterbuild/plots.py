@@ -2,7 +2,8 @@
 
 Every function draws on its own :class:`matplotlib.figure.Figure` through the Agg
 canvas (no pyplot, no global backend switch) and returns the PNG file as bytes, for
-:func:`data_uri` to inline into the self-contained ``masters/report.html``.
+:func:`data_uri` to inline into the self-contained ``masters/report.html``
+(:func:`loudness_and_waveform_png` draws its two pictures on one figure, in turn).
 
 The output is deterministic: the same data gives byte-identical PNG bytes (the PNG
 is written by Pillow from the Agg pixels, so it carries no ``Software`` or time
@@ -29,10 +30,16 @@ from dataclasses import dataclass
 
 import numpy as np
 from matplotlib import colormaps
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.axis import Axis
+from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
+from matplotlib.lines import TICKDOWN, TICKLEFT, Line2D
+from matplotlib.text import Text
+from matplotlib.ticker import AutoLocator, NullLocator
+from matplotlib.transforms import Bbox, IdentityTransform, ScaledTranslation
 from PIL import Image  # a matplotlib dependency
 
 __all__ = [
@@ -40,6 +47,7 @@ __all__ = [
     "TrackPlotData",
     "album_profile_png",
     "data_uri",
+    "loudness_and_waveform_png",
     "loudness_over_time_png",
     "spectrum_png",
     "waveform_png",
@@ -50,6 +58,12 @@ _WIDTH_IN = 12.0
 _PANEL_HEIGHT_IN = 1.25  # one small-multiple panel, title and tick labels included
 _MAX_ROWS = 10  # more panels than this go into further columns
 _FONT_PT = 8
+_TITLE_PT = _FONT_PT + 1  # panel titles
+_TITLE_PAD_PT = 2.0
+_TICK_PAD_PT = 1.0
+_TICK_LEN_PT = 3.5  # matplotlib's default major tick
+_TICK_WIDTH_PT = 0.8
+_GRID_COLOUR = "#dddddd"
 _OVER_STRIP = 0.14  # height of the over markers, fraction of a waveform panel
 
 _FREQUENCY_TICKS_HZ = (20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000)
@@ -146,17 +160,73 @@ class TrackPlotData:
 
 
 def _png(fig: Figure) -> bytes:
-    """Render ``fig`` with Agg to a 256-colour PNG without a software or time stamp.
-
-    A plot has few colours, so a median-cut palette loses nothing visible and
-    makes the file about a third of full RGBA (noisy loudness traces compress badly).
-    """
-    canvas = FigureCanvasAgg(fig)
+    """Render ``fig`` with Agg to a 256-colour PNG without a software or time stamp."""
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
     canvas.draw()
-    rgb = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba()).convert("RGB")
+    return _palette_png(np.asarray(canvas.buffer_rgba())[..., :3])
+
+
+_SAMPLE_WEIGHT = 8  # pixels of a colour per sample pixel when choosing the palette
+_MATCH_CHUNK = 4096  # colours matched to the palette at a time (bounds the memory)
+
+
+def _palette_png(rgb: np.ndarray) -> bytes:
+    """``(height, width, 3)`` uint8 pixels as a 256-colour PNG.
+
+    A plot has few colours, so a median-cut palette loses nothing visible and makes
+    the file about a third of full RGB (noisy loudness traces compress badly). Pillow's
+    own path is slow here: its median cut hashes every pixel, and ``optimize`` means
+    zlib level 9, which took longer than drawing. Its mapping onto a given palette
+    rounds colours (white came out light grey). So the palette is cut from a sample that
+    holds every colour in proportion to its count (a thin line of overs keeps its
+    colour), each distinct colour is mapped to its nearest entry exactly in numpy,
+    and zlib runs at level 6 (about 6 % larger files).
+    """
+    height, width, _ = rgb.shape
+    wide = rgb.astype(np.uint32)
+    packed = ((wide[..., 0] << 16) | (wide[..., 1] << 8) | wide[..., 2]).ravel()
+    seen = np.zeros(1 << 24, dtype=bool)
+    seen[packed] = True
+    distinct = np.flatnonzero(seen)  # sorted, so the result does not depend on hashing
+    index = np.searchsorted(distinct, packed)
+    colours = np.stack([distinct >> 16, (distinct >> 8) & 255, distinct & 255], axis=1)
+    colours = colours.astype(np.uint8)
+    if distinct.size <= 256:
+        palette, nearest = colours, np.arange(distinct.size)
+    else:
+        counts = np.bincount(index, minlength=distinct.size)
+        sample = np.repeat(colours, -(-counts // _SAMPLE_WEIGHT), axis=0)
+        cut = Image.frombytes("RGB", (sample.shape[0], 1), sample.tobytes()).quantize(
+            256, method=Image.Quantize.MEDIANCUT
+        )
+        entries = np.asarray(cut.getpalette(), dtype=np.uint8).reshape(-1, 3)
+        palette = entries[np.unique(np.asarray(cut))]
+        nearest = np.concatenate(
+            [
+                _nearest(colours[start : start + _MATCH_CHUNK], palette)
+                for start in range(0, distinct.size, _MATCH_CHUNK)
+            ]
+        )
+    image = Image.frombytes("P", (width, height), nearest.astype(np.uint8)[index].tobytes())
+    image.putpalette(palette.tobytes())
     buffer = io.BytesIO()
-    rgb.quantize(256, method=Image.Quantize.MEDIANCUT).save(buffer, format="png", optimize=True)
+    image.save(buffer, format="png", compress_level=6)
     return buffer.getvalue()
+
+
+def _nearest(colours: np.ndarray, palette: np.ndarray) -> np.ndarray:
+    """Index of the nearest palette entry of each colour (the first of equals).
+
+    Squared distances are whole numbers below 2 ** 24, exact in float32, which
+    numpy runs several times faster than int32 (and no BLAS: same on every machine).
+    """
+    ours, theirs = colours.astype(np.float32), palette.astype(np.float32)
+    distance = np.zeros((ours.shape[0], theirs.shape[0]), dtype=np.float32)
+    for channel in range(3):
+        step = ours[:, channel, None] - theirs[None, :, channel]
+        step *= step
+        distance += step
+    return np.argmin(distance, axis=1)
 
 
 def _text(label: str) -> str:
@@ -180,23 +250,243 @@ def _grid(count: int) -> tuple[int, int]:
     return math.ceil(count / columns), columns
 
 
-def _small_multiples(tracks: list[TrackPlotData]) -> tuple[Figure, list[Axes]]:
-    """A figure with one panel per track in running order, column by column."""
+@dataclass
+class _Panels:
+    """Small multiples: the figure, one panel a track, and each panel's two titles.
+
+    The titles are plain texts placed by :func:`_arrange` where ``Axes.set_title``
+    would put them: a real title makes every draw measure the panel's y axis again
+    (to dodge an offset text these panels never have).
+    """
+
+    fig: Figure
+    axes: list[Axes]
+    left_titles: list[Text]
+    right_titles: list[Text]
+    # Per panel: x grid, y grid, x tick marks, y tick marks, one line each, and the
+    # tick labels, placed by _arrange. matplotlib's own ticks (a handful of artists
+    # each, laid out again and again) were most of the drawing time; the axes keep
+    # none, their locators live here.
+    ticks: list[tuple[Line2D, Line2D, Line2D, Line2D]]
+    locators: dict[Axis, AutoLocator]
+    tick_labels: list[Text]
+
+    def chrome(self) -> set[Artist]:
+        """The artists that belong to the panels, not to a picture drawn in them."""
+        lines = (line for four in self.ticks for line in four)
+        return {*self.left_titles, *self.right_titles, *lines, *self.tick_labels}
+
+
+def _small_multiples(tracks: list[TrackPlotData]) -> _Panels:
+    """A figure with one panel per track in running order, column by column.
+
+    Draw into the panels, then render with :func:`_small_multiples_png`, which lays
+    them out.
+    """
     if not tracks:
         raise ValueError("no tracks to plot")
     rows, columns = _grid(len(tracks))
-    fig = Figure(figsize=(_WIDTH_IN, 0.4 + rows * _PANEL_HEIGHT_IN), dpi=DPI, layout="constrained")
+    fig = Figure(figsize=(_WIDTH_IN, 0.4 + rows * _PANEL_HEIGHT_IN), dpi=DPI)
+    FigureCanvasAgg(fig)
     grid = fig.add_gridspec(rows, columns)
-    panels = []
+    panels = _Panels(fig, [], [], [], [], {}, [])
     for index, track in enumerate(tracks):
         ax = fig.add_subplot(grid[index % rows, index // rows])
-        ax.set_title(_text(track.label), loc="left", fontsize=_FONT_PT + 1, pad=2)
-        ax.tick_params(labelsize=_FONT_PT, pad=1)
-        ax.grid(True, color="#dddddd", linewidth=0.5)
+        panels.left_titles.append(ax.text(0.0, 1.0, _text(track.label), fontsize=_TITLE_PT))
+        panels.right_titles.append(ax.text(1.0, 1.0, "", fontsize=_FONT_PT, ha="right"))
+        ax.tick_params(labelsize=_FONT_PT)  # sets the tick spacing the locators choose
+        for axis in (ax.xaxis, ax.yaxis):
+            panels.locators[axis] = axis.get_major_locator()
+            axis.set_major_locator(NullLocator())
         ax.set_axisbelow(True)
         ax.set_xlim(0.0, max(track.duration_s, _HOP_S))
-        panels.append(ax)
-    return fig, panels
+        rule = {"color": _GRID_COLOUR, "linewidth": 0.5, "zorder": 0.5}
+        mark = {
+            "linestyle": "none",
+            "markersize": _TICK_LEN_PT,
+            "markeredgewidth": _TICK_WIDTH_PT,
+            "color": "black",
+            "zorder": 0.5,
+            "clip_on": False,
+        }
+        lines = (
+            Line2D([], [], transform=ax.get_xaxis_transform(), **rule),
+            Line2D([], [], transform=ax.get_yaxis_transform(), **rule),
+            Line2D([], [], transform=ax.get_xaxis_transform(), marker=TICKDOWN, **mark),
+            Line2D([], [], transform=ax.get_yaxis_transform(), marker=TICKLEFT, **mark),
+        )
+        for line in lines:
+            ax.add_line(line)
+        panels.ticks.append(lines)
+        panels.axes.append(ax)
+    return panels
+
+
+def _small_multiples_png(panels: _Panels, xlabel: str) -> bytes:
+    """Label the shared x axis, lay the panels out and render the PNG."""
+    label = panels.fig.supxlabel(xlabel, fontsize=_FONT_PT + 1, va="bottom")
+    _arrange(panels, label)
+    return _png(panels.fig)
+
+
+# Constrained layout's default pads and spaces, which _arrange reproduces.
+_LAYOUT_PAD_IN = 3.0 / 72.0
+_LAYOUT_SPACE = 0.02  # figure fraction between panels, shared by both sides of a gap
+
+
+def _arrange(panels: _Panels, xlabel: Text) -> None:
+    """Place the panels where ``layout="constrained"`` would, only cheaper.
+
+    Constrained layout asks every panel for its tight box twice, and each ask lays
+    out all tick labels again: that was half the drawing time. All panels here
+    share fonts, ticks and titles, so what sticks out of a panel (tick labels, its
+    y label, titles) is worked out from its tick label strings, each distinct string
+    measured once. The arithmetic is constrained layout's: a column's margins are the
+    largest of its panels', pads at the figure edges, spaces between panels, equal
+    panel sizes, the x label below them all. Two passes, as there, since the ticks
+    of the first guess can differ from those of the final size.
+    """
+    fig = panels.fig
+    renderer = fig.canvas.get_renderer()
+    width, height = fig.bbox.width, fig.bbox.height
+    rows, columns = _grid(len(panels.axes))
+    cells = [(index % rows, index // rows) for index in range(len(panels.axes))]
+    pad = _LAYOUT_PAD_IN * fig.dpi
+    gap_x = max(pad, _LAYOUT_SPACE / 2 / columns * width)
+    gap_y = max(pad, _LAYOUT_SPACE / 2 / rows * height)
+    xlabel.set_y(pad / height)
+    below = xlabel.get_window_extent(renderer).height + 2 * pad
+    extents = _Extents(fig, renderer)
+    for _ in range(2):
+        titles = zip(panels.left_titles, panels.right_titles, strict=True)
+        reach = [
+            _overhang(ax, list(pair), panels.locators, extents)
+            for ax, pair in zip(panels.axes, titles, strict=True)
+        ]
+        left, right = [0.0] * columns, [0.0] * columns
+        top, bottom = [0.0] * rows, [0.0] * rows
+        for (row, column), (lft, rgt, btm, tp) in zip(cells, reach, strict=True):
+            left[column] = max(left[column], lft)
+            right[column] = max(right[column], rgt)
+            bottom[row] = max(bottom[row], btm)
+            top[row] = max(top[row], tp)
+        left = [m + (pad if c == 0 else gap_x) for c, m in enumerate(left)]
+        right = [m + (pad if c == columns - 1 else gap_x) for c, m in enumerate(right)]
+        top = [m + (pad if r == 0 else gap_y) for r, m in enumerate(top)]
+        bottom = [m + (pad if r == rows - 1 else gap_y) for r, m in enumerate(bottom)]
+        panel_w = (width - sum(left) - sum(right)) / columns
+        panel_h = (height - below - sum(top) - sum(bottom)) / rows
+        for ax, (row, column) in zip(panels.axes, cells, strict=True):
+            x0 = sum(left[:column]) + sum(right[:column]) + column * panel_w + left[column]
+            y1 = height - sum(top[:row]) - sum(bottom[:row]) - row * panel_h - top[row]
+            ax.set_position(
+                (x0 / width, (y1 - panel_h) / height, panel_w / width, panel_h / height)
+            )
+    for label in panels.tick_labels:  # those of a picture drawn before on these panels
+        label.remove()
+    panels.tick_labels.clear()
+    offset = _TICK_LEN_PT + _TICK_PAD_PT
+    for ax, (grid_x, grid_y, marks_x, marks_y) in zip(panels.axes, panels.ticks, strict=True):
+        # At the final size, drawn as matplotlib would draw its ticks.
+        text_x = ax.get_xaxis_text1_transform(offset)
+        text_y = ax.get_yaxis_text1_transform(offset)
+        for axis, grid, marks, (transform, va, ha) in (
+            (ax.xaxis, grid_x, marks_x, text_x),
+            (ax.yaxis, grid_y, marks_y, text_y),
+        ):
+            locs, labels = _ticks(axis, panels.locators[axis])
+            across = np.tile([0.0, 1.0, np.nan], locs.size)  # one segment a tick
+            along = np.repeat(locs, 3)
+            edge = np.zeros_like(locs)
+            horizontal = axis is ax.xaxis
+            grid.set_data((along, across) if horizontal else (across, along))
+            marks.set_data((locs, edge) if horizontal else (edge, locs))
+            for loc, label in zip(locs, labels, strict=True):
+                at = (loc, 0.0) if horizontal else (0.0, loc)
+                text = ax.text(*at, label, fontsize=_FONT_PT, transform=transform, va=va, ha=ha)
+                text.set_zorder(0.5)
+                panels.tick_labels.append(text)
+        if ax.get_ylabel():  # where matplotlib puts it: labelpad left of the tick labels
+            x0, _, x1, _ = ax.bbox.extents
+            widths = [extents(label, _FONT_PT).width for label in labels]  # the y axis's
+            edge = x0 - (offset + ax.yaxis.labelpad) * fig.dpi / 72.0 - max(widths, default=0.0)
+            ax.yaxis.set_label_coords((edge - x0) / (x1 - x0), 0.5)
+
+
+class _Extents:
+    """Boxes of label strings in pixels about their anchor, each measured once."""
+
+    def __init__(self, fig: Figure, renderer: RendererAgg) -> None:
+        self._fig = fig
+        self._renderer = renderer
+        self._boxes: dict[tuple[str, float], Bbox] = {}
+
+    def __call__(self, text: str, fontsize: float) -> Bbox:
+        """The box of ``text`` with its baseline's left end at (0, 0)."""
+        key = (text, fontsize)
+        if key not in self._boxes:
+            probe = Text(0.0, 0.0, text, fontsize=fontsize, transform=IdentityTransform())
+            probe.set_figure(self._fig)
+            self._boxes[key] = probe.get_window_extent(self._renderer)
+        return self._boxes[key]
+
+
+def _in_view(axis: Axis, locs: np.ndarray) -> np.ndarray:
+    """Which ``locs`` matplotlib draws: those in the view interval, give or take rounding."""
+    low, high = sorted(axis.get_view_interval())
+    slack = (high - low) * 1e-10  # as matplotlib's own test
+    return (locs >= low - slack) & (locs <= high + slack)
+
+
+def _ticks(axis: Axis, locator: AutoLocator) -> tuple[np.ndarray, list[str]]:
+    """The ticks in view and their labels, as matplotlib would draw them on ``axis``."""
+    locs = np.asarray(locator(), dtype=np.float64)
+    labels = axis.get_major_formatter().format_ticks(locs)
+    keep = np.flatnonzero(_in_view(axis, locs))
+    return locs[keep], [labels[i] for i in keep]
+
+
+def _overhang(
+    ax: Axes, titles: list[Text], locators: dict[Axis, AutoLocator], extents: _Extents
+) -> tuple[float, float, float, float]:
+    """How far a panel's labels and titles reach past its (left, right, bottom, top), px.
+
+    Also puts the ``titles`` on their baseline above the panel.
+    """
+    x0, y0, x1, y1 = ax.bbox.extents
+    points = ax.figure.dpi / 72.0
+    left = right = bottom = top = 0.0
+    locs, labels = _ticks(ax.xaxis, locators[ax.xaxis])
+    boxes = [extents(label, _FONT_PT) for label in labels]
+    if boxes:  # labels centred under their ticks, hung below the tick marks
+        centres = ax.transData.transform(np.column_stack([locs, np.zeros_like(locs)]))[:, 0]
+        half = np.array([box.width for box in boxes]) / 2.0
+        left = float(np.max(x0 - (centres - half)))
+        right = float(np.max(centres + half - x1))
+        offset = (_TICK_LEN_PT + _TICK_PAD_PT) * points
+        bottom = offset + max(box.height for box in boxes)
+    locs, labels = _ticks(ax.yaxis, locators[ax.yaxis])
+    boxes = [extents(label, _FONT_PT) for label in labels]
+    if boxes:  # labels centred on their ticks, right-aligned left of the tick marks
+        centres = ax.transData.transform(np.column_stack([np.zeros_like(locs), locs]))[:, 1]
+        half = np.array([box.height for box in boxes]) / 2.0
+        bottom = max(bottom, float(np.max(y0 - (centres - half))))
+        top = float(np.max(centres + half - y1))
+        side = (_TICK_LEN_PT + _TICK_PAD_PT) * points
+        side += max(box.width for box in boxes)
+        if ax.get_ylabel():  # drawn turned a quarter: its box's height is its width
+            label = ax.yaxis.label
+            side += ax.yaxis.labelpad * points + extents(label.get_text(), label.get_size()).height
+        left = max(left, side)
+    # Titles sit _TITLE_PAD_PT above the panel, on one baseline, raised so that no
+    # descent dips into the panel (where Axes.set_title puts them).
+    boxes = [extents(title.get_text(), title.get_fontsize()) for title in titles]
+    baseline = max(_TITLE_PAD_PT * points, *(-box.y0 for box in boxes if box.width))
+    raise_by = ScaledTranslation(0.0, baseline / ax.figure.dpi, ax.figure.dpi_scale_trans)
+    for title in titles:
+        title.set_transform(ax.transAxes + raise_by)
+    top = max(top, baseline + max(box.y1 for box in boxes))
+    return left, max(right, 0.0), bottom, top
 
 
 def _window_ends(count: int, window_s: float) -> np.ndarray:
@@ -223,8 +513,13 @@ def loudness_over_time_png(tracks: list[TrackPlotData], target_lufs: float | Non
         PNG. Each panel's y axis runs from -40 LUFS to 0 LUFS (higher if a reading
         is above 0); time axes are per track, s.
     """
-    fig, panels = _small_multiples(tracks)
-    for ax, track in zip(panels, tracks, strict=True):
+    panels = _small_multiples(tracks)
+    _draw_loudness(panels, tracks, target_lufs)
+    return _small_multiples_png(panels, "time (s)")
+
+
+def _draw_loudness(panels: _Panels, tracks: list[TrackPlotData], target_lufs: float | None) -> None:
+    for ax, track in zip(panels.axes, tracks, strict=True):
         momentary = _gaps(track.momentary_lufs)
         short_term = _gaps(track.short_term_lufs)
         ax.plot(
@@ -251,9 +546,7 @@ def loudness_over_time_png(tracks: list[TrackPlotData], target_lufs: float | Non
         if not np.isfinite(momentary).any():
             note = "silent" if momentary.size else "too short for a 400 ms reading"
             ax.text(0.5, 0.5, note, transform=ax.transAxes, ha="center", va="center")
-    panels[0].legend(loc="lower right", fontsize=_FONT_PT, ncols=2, framealpha=0.8)
-    fig.supxlabel("time (s)", fontsize=_FONT_PT + 1)
-    return _png(fig)
+    panels.axes[0].legend(loc="lower right", fontsize=_FONT_PT, ncols=2, framealpha=0.8)
 
 
 def waveform_png(tracks: list[TrackPlotData], ceiling_dbfs: float) -> bytes:
@@ -274,9 +567,14 @@ def waveform_png(tracks: list[TrackPlotData], ceiling_dbfs: float) -> bytes:
         visible; nothing else is drawn in :data:`OVER_COLOUR`. The panel title
         counts the over bins.
     """
+    panels = _small_multiples(tracks)
+    return _small_multiples_png(panels, _draw_waveform(panels, tracks, ceiling_dbfs))
+
+
+def _draw_waveform(panels: _Panels, tracks: list[TrackPlotData], ceiling_dbfs: float) -> str:
+    """Draw the waveform panels; return the x label that explains them."""
     ceiling = 10.0 ** (ceiling_dbfs / 20.0)
-    fig, panels = _small_multiples(tracks)
-    for ax, track in zip(panels, tracks, strict=True):
+    for ax, title, track in zip(panels.axes, panels.right_titles, tracks, strict=True):
         envelope = track.envelope
         bins = envelope.shape[0]
         finite = envelope[np.isfinite(envelope)]
@@ -309,12 +607,33 @@ def waveform_png(tracks: list[TrackPlotData], ceiling_dbfs: float) -> bytes:
                     antialiased=False,
                 )
             plural = "s" if overs.size != 1 else ""
-            ax.set_title(f"{overs.size} over bin{plural}", loc="right", fontsize=_FONT_PT, pad=2)
+            title.set_text(f"{overs.size} over bin{plural}")
         ax.set_ylim(-extent, extent)
-    fig.supxlabel(
-        f"time (s); dashed: ceiling {ceiling_dbfs:g} dBFS; red: overs", fontsize=_FONT_PT + 1
-    )
-    return _png(fig)
+    return f"time (s); dashed: ceiling {ceiling_dbfs:g} dBFS; red: overs"
+
+
+def loudness_and_waveform_png(
+    tracks: list[TrackPlotData], target_lufs: float | None, ceiling_dbfs: float
+) -> tuple[bytes, bytes]:
+    """:func:`loudness_over_time_png` and :func:`waveform_png`, the same bytes, cheaper.
+
+    Both pictures have the same panels (titles, time axes, grid), so the second is
+    drawn on the first one's figure with the loudness traces taken away: making the
+    panels and their ticks is about a fifth of a picture's time.
+    """
+    panels = _small_multiples(tracks)
+    _draw_loudness(panels, tracks, target_lufs)
+    loudness = _small_multiples_png(panels, "time (s)")
+    chrome = panels.chrome()
+    for ax in panels.axes:
+        for artist in [*ax.lines, *ax.collections, *ax.texts]:
+            if artist not in chrome:
+                artist.remove()
+        if ax.legend_ is not None:
+            ax.legend_.remove()
+        ax.set_ylabel("")
+    waveform = _small_multiples_png(panels, _draw_waveform(panels, tracks, ceiling_dbfs))
+    return loudness, waveform
 
 
 def album_profile_png(tracks: list[TrackPlotData], target_lufs: float | None) -> bytes:

@@ -116,9 +116,10 @@ def build_qc(spec: TaskSpec, inputs: dict[str, Any]) -> dict[str, Any]:
         raise MasterbuildError(spec.name, "-", "a master has no result: run the full build")
     ceiling = c["true_peak_ceiling_db"]
     data = [plot_data(t, p["series"][t["id"]], masters[t["master"]], ceiling) for t in c["tracks"]]
+    loudness, waveform = plots.loudness_and_waveform_png(data, c["target_lufs"], ceiling)
     pictures = {
-        "loudness": plots.loudness_over_time_png(data, c["target_lufs"]),
-        "waveform": plots.waveform_png(data, ceiling),
+        "loudness": loudness,
+        "waveform": waveform,
         "profile": plots.album_profile_png(data, c["target_lufs"]),
         "spectrum": plots.spectrum_png(data),
     }

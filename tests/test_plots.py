@@ -21,6 +21,7 @@ from masterbuild.plots import (
     TrackPlotData,
     album_profile_png,
     data_uri,
+    loudness_and_waveform_png,
     loudness_over_time_png,
     spectrum_png,
     waveform_png,
@@ -213,6 +214,13 @@ def test_only_the_track_with_overs_gets_red() -> None:
     rows = np.nonzero(red_mask(pixels))[0]
     assert rows.size > 0
     assert rows.min() > pixels.shape[0] / 2  # the second panel is the lower one
+
+
+@pytest.mark.parametrize("target", [TARGET_LUFS, None])
+def test_loudness_and_waveform_drawn_together_are_the_same_pictures(target: float | None) -> None:
+    tracks = [make_track(1, 40.0, over_at_s=(5.0,)), make_track(2, silent=True), make_track(3, 2.5)]
+    together = loudness_and_waveform_png(tracks, target, CEILING_DBFS)
+    assert together == (loudness_over_time_png(tracks, target), waveform_png(tracks, CEILING_DBFS))
 
 
 def test_data_uri_round_trips() -> None:
