@@ -39,7 +39,7 @@ PROGRAMME_VERSION = 2  # 2: QC analysis of the cuts
 # 2: solved through the limiter; 3: limiter/meter v2; 4: lossy headroom; 5: limiter model
 GAIN_VERSION = 5
 TAG_VERSION = 1
-QC_VERSION = 3  # 2: spectrum smoothed to 1/6 octave; 3: float32 Welch
+QC_VERSION = 4  # 2: spectrum smoothed to 1/6 octave; 3: float32 Welch; 4: faster PNGs
 SIDE_VERSION = 2  # 2: the sheet is its own task
 REPORT_VERSION = 2  # 2: QC figures, compliance, plots
 QC_PLOTS = ("loudness", "waveform", "profile", "spectrum")
