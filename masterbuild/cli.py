@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from masterbuild.errors import ManifestErrors, MasterbuildError
+from masterbuild.interrupts import quiet_interrupts
 
 
 def _album_paths(given: Sequence[str]) -> list[Path]:
@@ -188,6 +189,7 @@ def make_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
+    quiet_interrupts()
     if getattr(args, "jobs", 1) < 1:
         make_parser().error("-j must be at least 1")
     try:
