@@ -9,10 +9,13 @@ later step trusts.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import functools
 import json
 import os
 import shutil
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,16 +58,82 @@ def ensure_dir(path: Path) -> None:
         raise MasterbuildError(path, "-", "the output folder is not writable: fix its permissions")
 
 
+_SYNC_FILE_RANGE_WRITE = 2  # linux/fs.h: start writeback of the range, do not wait for it
+_FLUSH_STEP_BYTES = 8 << 20
+_FLUSH_POLL_S = 0.25
+
+
+@functools.cache
+def _start_writeback() -> Callable[[int, int, int], int] | None:
+    """Linux's sync_file_range(fd, offset, nbytes, SYNC_FILE_RANGE_WRITE), or None."""
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = (ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong, ctypes.c_uint)
+    fn.restype = ctypes.c_int
+    return lambda fd, offset, nbytes: fn(fd, offset, nbytes, _SYNC_FILE_RANGE_WRITE)
+
+
 @contextlib.contextmanager
-def atomic_output(final: Path) -> Iterator[Path]:
+def _written_back_while_written(path: Path) -> Iterator[None]:
+    """Hand what has been written of `path` to the disk every few MB, from a thread.
+
+    The fsync before the rename then waits for the last few MB instead of the whole
+    file: a master is written over seconds of computing, and without this the kernel
+    holds all of it in memory until the fsync (about 5 % of a parallel build's wall
+    time went to that wait).  Durability is the fsync's job, unchanged; this only
+    starts the writing earlier.  Where sync_file_range is missing it does nothing.
+    """
+    start = _start_writeback()
+    if start is None:
+        yield
+        return
+    done = threading.Event()
+
+    def flush() -> None:
+        fd, flushed = -1, 0
+        try:
+            while not done.wait(_FLUSH_POLL_S):
+                if fd < 0:
+                    try:
+                        fd = os.open(path, os.O_RDONLY)
+                    except OSError:  # not created yet
+                        continue
+                size = os.fstat(fd).st_size
+                if size - flushed >= _FLUSH_STEP_BYTES:
+                    start(fd, flushed, size - flushed)
+                    flushed = size
+        except OSError:
+            pass  # only an optimisation: the fsync still makes the file durable
+        finally:
+            if fd >= 0:
+                os.close(fd)
+
+    worker = threading.Thread(target=flush, name="writeback", daemon=True)
+    worker.start()
+    try:
+        yield
+    finally:
+        done.set()
+        worker.join()
+
+
+@contextlib.contextmanager
+def atomic_output(final: Path, large: bool = False) -> Iterator[Path]:
     """Yield a temp path to write; on success fsync and rename it to `final`.
 
-    On any exception the temp file is removed and `final` is left as it was.
+    On any exception the temp file is removed and `final` is left as it was.  `large`:
+    the file is written over a while (audio); its writeback starts as it grows.
     """
     ensure_dir(final.parent)
     tmp = temp_path_for(final)
     try:
-        yield tmp
+        if large:
+            with _written_back_while_written(tmp):
+                yield tmp
+        else:
+            yield tmp
         _fsync_file(tmp)
         os.replace(tmp, final)
         _fsync_dir(final.parent)

@@ -108,7 +108,7 @@ def render_track(spec: TaskSpec, inputs: dict[str, Any]) -> dict[str, Any]:
     target = Path(spec.targets[0])
     hasher = hashlib.blake2b(digest_size=20)
     with (
-        atomic_output(target) as tmp,
+        atomic_output(target, large=True) as tmp,
         sf.SoundFile(str(tmp), "w", sr, CHANNELS, subtype="FLOAT", format="RF64") as out,
     ):
 
@@ -330,7 +330,7 @@ def master_track(spec: TaskSpec, inputs: dict[str, Any]) -> dict[str, Any]:
     encoding = encoding_of(fmt["codec"], fmt["bit_depth"])
     for attempt in range(1, MAX_PEAK_ATTEMPTS + 1):
         try:
-            with atomic_output(target) as tmp:
+            with atomic_output(target, large=True) as tmp:
                 rng = dither_rng(*spec.config["seed"])
                 blocks = _scaled(read_blocks(intermediate), gain_db)
                 blocks = resample_blocks(blocks, source_sr, out_sr, CHANNELS)

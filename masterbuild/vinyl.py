@@ -100,7 +100,7 @@ def build_side(spec: TaskSpec, inputs: dict[str, Any]) -> dict[str, Any]:
         rows.append({"id": t["id"], "start_s": position / sr, "length_s": frames / sr})
         position += frames
     wav = Path(spec.targets[0])
-    with atomic_output(wav) as tmp:
+    with atomic_output(wav, large=True) as tmp:
         blocks = _side_blocks(c["tracks"], p["masters"], sr)
         clipped = write_stream(tmp, blocks, fmt, sr, CHANNELS, dither_rng(*c["seed"]))
         digest = file_digest(tmp)

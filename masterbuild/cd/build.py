@@ -64,7 +64,7 @@ def _cut(image: Path, start: int, stop: int, target: Path) -> tuple[str, Loudnes
             left -= block.shape[0]
             yield block / 32768.0  # what a decoder reads back from the file
 
-    with atomic_output(target) as tmp:
+    with atomic_output(target, large=True) as tmp:
         with (
             sf.SoundFile(str(image)) as src,
             sf.SoundFile(str(tmp), "w", SAMPLE_RATE_HZ, 2, subtype="PCM_16", format="WAV") as out,
@@ -88,7 +88,7 @@ def build_programme(spec: TaskSpec, inputs: dict[str, Any]) -> dict[str, Any]:
     image = out_dir / f"{stem}.wav" if c["cue"] else Path(p["programme"])
     sources = {t: Path(path) for t, path in p["masters"].items()}
     quantizer = make_quantizer(16, c["dither"], dither_rng(*c["seed"]), SAMPLE_RATE_HZ, 2)
-    with atomic_output(image) as tmp:
+    with atomic_output(image, large=True) as tmp:
         write_programme(
             tmp,
             placements,
