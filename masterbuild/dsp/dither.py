@@ -23,11 +23,16 @@ def dither_rng(*key: str) -> np.random.Generator:
 
 
 @functools.cache
-def _kernels() -> ModuleType:
-    """The compiled loops (numba), imported on first use: planning never imports numba."""
-    from masterbuild.dsp import quantize_kernels
-
-    return quantize_kernels
+def quantize_kernels() -> ModuleType:
+    """The quantisers' compiled loops (numba), imported on first use: planning a build
+    never imports numba.  Shared by TPDF here and by :mod:`masterbuild.dsp.noiseshape`."""
+    try:
+        from masterbuild.dsp import quantize_kernels as kernels
+    except ImportError as exc:
+        raise ModuleNotFoundError(
+            "dither needs numba (the quantisers' loops are compiled): pip install numba"
+        ) from exc
+    return kernels
 
 
 _NO_LANES = np.zeros((0, 2), dtype=np.uint64)
@@ -50,7 +55,7 @@ def quantize(
     """
     if dither not in ("tpdf", "none"):
         raise ValueError(f"unknown dither {dither!r}")
-    k = _kernels()
+    k = quantize_kernels()
     flat = np.ascontiguousarray(x, dtype=np.float64).reshape(-1)
     n = flat.size
     mode, lanes, u = 0, _NO_LANES, _NO_UNIFORMS

@@ -39,10 +39,9 @@ the recursion does.
 
 from __future__ import annotations
 
-import functools
-from types import ModuleType
-
 import numpy as np
+
+from masterbuild.dsp.dither import quantize_kernels as _kernels
 
 # --- published error-feedback filters h[1..K] ---------------------------------------
 # Sign convention of the papers and of SoX src/dither.c (FIR flow: d -= h[j] * e[n-1-j]):
@@ -131,19 +130,6 @@ def shaped_initial_state(channels: int, sample_rate_hz: int) -> np.ndarray:
     if channels < 1:
         raise ValueError(f"channels must be >= 1, not {channels}")
     return np.zeros((_filter_for(sample_rate_hz).size, channels), dtype=np.float64)
-
-
-@functools.cache
-def _kernels() -> ModuleType:
-    """The compiled loops (``quantize_kernels.shape_loop``), imported on first use."""
-    try:
-        from masterbuild.dsp import quantize_kernels
-    except ImportError as exc:
-        raise ModuleNotFoundError(
-            "noise-shaped dither needs numba (its error-feedback loop is compiled): "
-            "pip install numba, or use TPDF dither"
-        ) from exc
-    return quantize_kernels
 
 
 def quantize_shaped(
