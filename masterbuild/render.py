@@ -29,7 +29,13 @@ from masterbuild.dsp.chain import run_chain
 from masterbuild.dsp.dither import dither_rng
 from masterbuild.dsp.fades import fade_gains
 from masterbuild.dsp.gain import db_to_linear
-from masterbuild.dsp.limiter_model import limited_block_powers, write_profile
+from masterbuild.dsp.limiter_model import (
+    ProfileFile,
+    group_frames_for,
+    limited_block_powers,
+    open_profile,
+    write_profile,
+)
 from masterbuild.dsp.loudness import integrated_lufs_from_powers, measure_blocks
 from masterbuild.dsp.resample import resample_blocks
 from masterbuild.dsp.silence import audible_bounds
@@ -169,20 +175,25 @@ def _write_limiter_profile(intermediate: Path) -> Path:
     return final
 
 
-def _limiter_profile(intermediate: Path) -> tuple[np.ndarray, int]:
-    """The limiter model's profile of an intermediate (memory-mapped) and its rate.
+def _limiter_profile(intermediate: Path) -> tuple[ProfileFile, int]:
+    """The limiter model's profile of an intermediate (read a chunk at a time) and its rate.
 
-    Written by the render; made again here if a cleaned cache lost it. With it,
-    :func:`limited_block_powers` predicts the gating-block powers after a gain and the
-    true-peak limiter about 50x faster than limiting and metering the intermediate,
-    within a few thousandths of a LU of doing so.
+    Written by the render; made again here if a cleaned cache lost it or it does not
+    fit the intermediate. With it, :func:`limited_block_powers` predicts the
+    gating-block powers after a gain and the true-peak limiter about 50x faster than
+    limiting and metering the intermediate, within a few thousandths of a LU of doing so.
     """
     path = limiter_profile_path(intermediate)
-    if not path.is_file():
-        path = _write_limiter_profile(intermediate)
     with sf.SoundFile(str(intermediate)) as f:
-        sr = f.samplerate
-    return np.load(path, mmap_mode="r"), sr
+        sr, frames = f.samplerate, f.frames
+    expected_rows = frames // group_frames_for(sr)
+    try:
+        profile = open_profile(path)
+        if profile.rows == expected_rows:
+            return profile, sr
+    except (OSError, ValueError):
+        pass
+    return open_profile(_write_limiter_profile(intermediate)), sr
 
 
 def album_gain(spec: TaskSpec, inputs: dict[str, Any]) -> dict[str, Any]:

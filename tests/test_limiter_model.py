@@ -6,13 +6,20 @@ against `limit` + `measure` on music-like signals, from no limiting to heavy.
 
 from __future__ import annotations
 
+import tracemalloc
+
 import numpy as np
 import pytest
 
 from masterbuild.demo import synthesize
 from masterbuild.dsp import limiter_model
 from masterbuild.dsp.limiter import limit, neighbourhood_peak_blocks
-from masterbuild.dsp.limiter_model import group_frames_for, limited_block_powers, write_profile
+from masterbuild.dsp.limiter_model import (
+    group_frames_for,
+    limited_block_powers,
+    open_profile,
+    write_profile,
+)
 from masterbuild.dsp.loudness import integrated_lufs_from_powers, measure
 from masterbuild.dsp.resample import resample_blocks
 
@@ -99,3 +106,51 @@ def test_peaks_are_linear_in_level_and_aligned_with_the_input():
     assert support[0] >= 20000 - 33 and support[-1] <= 20000 + 33
     p2 = np.concatenate(list(neighbourhood_peak_blocks([x * 0.25], fs, 2)))
     np.testing.assert_allclose(p2, p * 0.25, rtol=1e-6)
+
+
+def test_a_profile_file_reads_as_the_array(tmp_path):
+    fs = 48000
+    x = _music(fs, 6.0)
+    array, path = _profile(tmp_path, x, fs)
+    lufs = measure(x, fs).integrated_lufs
+    on_disk = open_profile(path)
+    assert on_disk.shape == array.shape
+    np.testing.assert_array_equal(on_disk[100:2000], array[100:2000])
+    for gain_db in (0.0, -8.0 - lufs):
+        np.testing.assert_array_equal(
+            limited_block_powers(on_disk, fs, gain_db, -1.0),
+            limited_block_powers(array, fs, gain_db, -1.0),
+        )
+
+
+def test_a_cut_profile_is_refused(tmp_path):
+    fs = 48000
+    _, path = _profile(tmp_path, _music(fs, 2.0), fs)
+    path.write_bytes(path.read_bytes()[:-8])
+    with pytest.raises(ValueError, match="does not match its header"):
+        open_profile(path)
+
+
+def _synthetic_profile(path, minutes: float, fs: int) -> None:
+    rows = int(minutes * 60 * fs) // group_frames_for(fs)
+    rng = np.random.default_rng(3)
+    table = np.empty((rows, 2), dtype=np.float32)
+    table[:, 0] = rng.uniform(0.1, 1.0, rows)  # peaks: the limiter works now and then
+    table[:, 1] = rng.uniform(0.0, 0.01, rows)
+    np.save(path, table)
+
+
+def test_the_solve_does_not_grow_with_track_length(tmp_path):
+    """A gain try allocates about the same for 5 minutes as for 60 (at 96 kHz)."""
+    fs = 96000
+    peaks = {}
+    for minutes in (1, 5, 60):  # the first try also pays for compiling the kernels
+        path = tmp_path / f"{minutes}.npy"
+        _synthetic_profile(path, minutes, fs)
+        profile = open_profile(path)
+        tracemalloc.start()
+        limited_block_powers(profile, fs, 3.0, -1.0)
+        peaks[minutes] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    # The 60-minute profile alone is 83 MB; the sub-block sums grow by 8 bytes per 100 ms.
+    assert peaks[60] - peaks[5] < 2 * 2**20, peaks

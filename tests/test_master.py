@@ -112,6 +112,25 @@ def test_track_mode_meets_target_through_the_limiter(tmp_path):
         assert peak <= -0.9
 
 
+def test_a_lost_or_damaged_limiter_profile_is_made_again(tmp_path):
+    """The gain solve reads the render's profile; a cache that lost or cut it is remade."""
+    m = manifest(1, formats={"out": _fmt(loudness={"mode": "track", "target_lufs": -9.0})})
+    album = make_album(tmp_path, m, seconds=4.0)
+    run(album)
+    master = album / ".masterbuild/cache/master/out/t1.wav"  # the master task's output
+    first = master.read_bytes()
+    (profile,) = (album / ".masterbuild").rglob("*.limiter.npy")
+    for damage in ("cut", "lost"):
+        if damage == "cut":
+            profile.write_bytes(profile.read_bytes()[:-8])
+        else:
+            profile.unlink()
+        master.unlink()
+        assert "master:album:out:t1" in run(album).ran
+        assert master.read_bytes() == first, damage
+        assert profile.is_file()
+
+
 def test_album_mode_meets_target_and_keeps_relative_levels_below_the_ceiling(tmp_path):
     m = manifest(3, formats={"out": _fmt(loudness={"mode": "album", "target_lufs": -20.0})})
     album = make_album(tmp_path, m, seconds=4.0)

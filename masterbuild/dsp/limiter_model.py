@@ -22,18 +22,21 @@ signal (the gain moves slowly against the filter's response).  The tests bound t
 loudness error against the real limiter and meter; the masters are measured after
 encoding anyway, so the model only steers the solve.
 
-Memory stays flat with track length: the profile is a ``.npy`` file read in
-chunks through a memory map; the state carried between chunks is a few tails.
+Memory stays flat with track length: the profile is a ``.npy`` file written and
+read in chunks with plain file I/O (a memory map's touched pages would count in the
+process's resident size, growing with the track); the state carried between chunks
+is a few tails and the 100 ms sub-block sums.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-from numpy.lib.format import open_memmap
+from numpy.lib import format as npy_format
 
 from masterbuild.dsp import limiter
 from masterbuild.dsp.kweighting import k_weighted_power, k_weighting_sos
@@ -44,7 +47,13 @@ from masterbuild.dsp.loudness import (
     tick_frames,
 )
 
-__all__ = ["group_frames_for", "limited_block_powers", "write_profile"]
+__all__ = [
+    "ProfileFile",
+    "group_frames_for",
+    "limited_block_powers",
+    "open_profile",
+    "write_profile",
+]
 
 GROUP_MS = 1.0 / 3.0  # target group length; the exact one divides the meter's 10 ms tick
 _CHUNK_GROUPS = 1 << 16
@@ -73,7 +82,13 @@ def write_profile(
     """
     d = group_frames or group_frames_for(sample_rate_hz)
     n_groups = frames // d
-    out = open_memmap(path, mode="w+", dtype=np.float32, shape=(n_groups, 2))
+    with open(path, "wb") as out:
+        header = {"descr": "<f4", "fortran_order": False, "shape": (n_groups, 2)}
+        npy_format.write_array_header_1_0(out, header)
+        _write_rows(out, blocks, sample_rate_hz, channels, n_groups, d)
+
+
+def _write_rows(out, blocks, sample_rate_hz, channels, n_groups, d) -> None:
     sos = k_weighting_sos(sample_rate_hz)
     weights = channel_weights(channels)
     zi = np.zeros((sos.shape[0], channels, 2))
@@ -94,14 +109,53 @@ def write_profile(
         pk, pending_p[:] = _take(pending_p, ready)
         power, zi, _ = k_weighted_power(x, sos, zi, weights)
         rows = ready // d
-        out[pos : pos + rows, 0] = pk.reshape(rows, d).max(axis=1)
-        out[pos : pos + rows, 1] = power.reshape(rows, d).sum(axis=1)
+        table = np.empty((rows, 2), dtype="<f4")
+        table[:, 0] = pk.reshape(rows, d).max(axis=1)
+        table[:, 1] = power.reshape(rows, d).sum(axis=1)
+        out.write(table.tobytes())
         pos += rows
         p_frames -= ready
     if pos != n_groups:
-        raise ValueError(f"profile: expected {frames} frames, got {pos * d}+")
-    out.flush()
-    del out
+        raise ValueError(f"profile: expected {n_groups * d} frames, got {pos * d}+")
+
+
+@dataclass(frozen=True)
+class ProfileFile:
+    """A profile on disk, read a chunk at a time (see :func:`open_profile`)."""
+
+    path: Path
+    data_offset: int  # bytes of .npy header before the rows
+    rows: int
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.rows, 2)
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        start, stop, _ = rows.indices(self.rows)
+        count = max(0, stop - start) * 2
+        with open(self.path, "rb") as f:
+            f.seek(self.data_offset + start * 8)
+            table = np.fromfile(f, dtype="<f4", count=count)
+        if table.size != count:
+            raise ValueError(f"{self.path}: the profile is shorter than its header says")
+        return table.reshape(-1, 2)
+
+
+def open_profile(path: Path) -> ProfileFile:
+    """A profile written by :func:`write_profile`, without reading its rows."""
+    path = Path(path)
+    with open(path, "rb") as f:
+        read_header = {(1, 0): npy_format.read_array_header_1_0}.get(
+            npy_format.read_magic(f), npy_format.read_array_header_2_0
+        )
+        shape, fortran, dtype = read_header(f)
+        if shape[1:] != (2,) or fortran or dtype != np.dtype("<f4"):
+            raise ValueError(f"{path}: not a limiter profile ({shape}, {dtype})")
+        profile = ProfileFile(path, f.tell(), shape[0])
+    if path.stat().st_size != profile.data_offset + 8 * profile.rows:
+        raise ValueError(f"{path}: the profile's size does not match its header")
+    return profile
 
 
 def _tee(blocks: Iterable[np.ndarray], sink: list[np.ndarray]) -> Iterable[np.ndarray]:
@@ -147,8 +201,9 @@ def limited_block_powers(
 
     Parameters
     ----------
-    profile : numpy.ndarray
-        ``(groups, 2)`` from :func:`write_profile` (a memory map is read in chunks).
+    profile : numpy.ndarray or ProfileFile
+        ``(groups, 2)`` from :func:`write_profile`; read in chunks, so a
+        :class:`ProfileFile` keeps the memory flat with track length.
     sample_rate_hz : int
     gain_db : float
         Gain before the limiter, dB.
@@ -183,7 +238,9 @@ def limited_block_powers(
         c1=np.zeros(box2 - 1),
         power=np.zeros(0),
     )
-    group_sums: list[np.ndarray] = []
+    per_sub = tick_frames(sample_rate_hz) // d * TICKS_PER_SUBBLOCK
+    subblocks: list[np.ndarray] = []
+    unsummed = np.zeros(0)  # limited group powers short of a whole sub-block
     n = profile.shape[0]
     for start in range(0, n + delay, _CHUNK_GROUPS):
         chunk = np.asarray(profile[start : start + _CHUNK_GROUPS], dtype=np.float64)
@@ -204,12 +261,12 @@ def limited_block_powers(
         # smoothed[i] is the reduction of group start + i - delay (none before 0).
         first = max(0, delay - start)
         m = min(smoothed.size - first, waiting.size)
-        group_sums.append(waiting[:m] * 10.0 ** (-smoothed[first : first + m] / 10.0))
+        limited = waiting[:m] * 10.0 ** (-smoothed[first : first + m] / 10.0) * gain_lin2
+        groups = np.concatenate([unsummed, limited])
+        n_sub = groups.size // per_sub
+        subblocks.append(groups[: n_sub * per_sub].reshape(n_sub, per_sub).sum(axis=1))
+        unsummed = groups[n_sub * per_sub :]
         t = _Tails(req_tail, la_tail, held_tail, fast_db, slow_db, r_tail, c1_tail, waiting[m:])
         if start + _CHUNK_GROUPS >= n:
             break
-    groups = np.concatenate(group_sums) * gain_lin2 if group_sums else np.zeros(0)
-    per_sub = tick_frames(sample_rate_hz) // d * TICKS_PER_SUBBLOCK
-    n_sub = groups.size // per_sub
-    subblocks = groups[: n_sub * per_sub].reshape(n_sub, per_sub).sum(axis=1)
-    return gating_block_powers(subblocks, per_sub * d)
+    return gating_block_powers(np.concatenate(subblocks or [np.zeros(0)]), per_sub * d)
