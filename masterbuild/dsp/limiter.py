@@ -90,7 +90,6 @@ from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
-from scipy.ndimage import maximum_filter1d, minimum_filter1d
 
 from masterbuild.dsp import truepeak
 from masterbuild.dsp.chain import CompiledStage
@@ -241,15 +240,56 @@ def _trailing(
     """Max / min of every ``width`` window of ``tail ++ new`` that ends inside ``new``.
 
     ``tail`` holds the ``width - 1`` values before ``new``.  Returns the
-    ``len(new)`` results and the new tail.  Exact (no arithmetic).
+    ``len(new)`` results and the new tail.  Exact (no arithmetic; a minimum is the
+    negated maximum of the negated values).
     """
     if width == 1 or new.size == 0:
         return new.copy(), tail
-    joined = np.concatenate([tail, new])
-    filt = maximum_filter1d if reduce == "max" else minimum_filter1d
-    # A centred window of `width` at index c covers [c - width//2, c - width//2 + width - 1].
-    full = filt(joined, width)
-    return full[width // 2 : width // 2 + new.size], joined[new.size :]
+    joined = np.concatenate([tail, new]).astype(np.float64, copy=False)
+    if reduce == "max":
+        out = _sliding_max_kernel()(joined, width)
+    else:
+        out = -_sliding_max_kernel()(-joined, width)
+    return out, joined[new.size :]
+
+
+def _sliding_max_loop(joined: np.ndarray, width: int) -> np.ndarray:
+    """``max(joined[i : i + width])`` for every whole window (van Herk / Gil-Werman).
+
+    Per cell of ``width`` values, a running maximum forward (``ahead``) and one
+    backward (``behind``); a window starting at ``i`` covers the end of one cell and
+    the start of the next, so its maximum is ``max(behind[i], ahead[i + width - 1])``:
+    three branch-free passes, where a monotonic deque mispredicts its branches on
+    music (about 11 ns a value, like scipy's filter, against 2 here).
+    """
+    size = joined.size
+    ahead = np.empty(size)
+    behind = np.empty(size)
+    for start in range(0, size, width):
+        stop = min(start + width, size)
+        m = joined[start]
+        for k in range(start, stop):
+            v = joined[k]
+            m = v if v > m else m
+            ahead[k] = m
+        m = joined[stop - 1]
+        for k in range(stop - 1, start - 1, -1):
+            v = joined[k]
+            m = v if v > m else m
+            behind[k] = m
+    out = np.empty(max(size - width + 1, 0))
+    for i in range(out.size):
+        a, b = behind[i], ahead[i + width - 1]
+        out[i] = a if a > b else b
+    return out
+
+
+@functools.cache
+def _sliding_max_kernel() -> Any:
+    """:func:`_sliding_max_loop` compiled by numba (on first use, like the others)."""
+    from numba import njit
+
+    return njit(cache=True, nogil=True)(_sliding_max_loop)
 
 
 # --- stage 1: interval true peaks ------------------------------------------------------
