@@ -11,6 +11,10 @@ import soundfile as sf
 from masterbuild.errors import MasterbuildError
 
 BLOCK_FRAMES = 65536
+# Encodings whose samples libsndfile converts to float32 exactly (24 bits of mantissa):
+# reading them as float32 and widening gives the float64 read bit for bit, about 3x
+# cheaper than libsndfile's own conversion to double.
+_EXACT_IN_FLOAT32 = frozenset({"PCM_S8", "PCM_U8", "PCM_16", "PCM_24", "FLOAT"})
 
 
 def read_blocks(
@@ -30,12 +34,13 @@ def read_blocks(
         raise MasterbuildError(path, "audio", f"cannot read: {exc}") from None
     with f:
         stop = f.frames if stop_frame is None else min(stop_frame, f.frames)
+        dtype = "float32" if f.subtype in _EXACT_IN_FLOAT32 else "float64"
         pos = start_frame
         try:
             f.seek(start_frame)
             while pos < stop:
                 n = min(block_frames, stop - pos)
-                block = f.read(n, dtype="float64", always_2d=True)
+                block = f.read(n, dtype=dtype, always_2d=True)
                 if block.shape[0] == 0:
                     raise MasterbuildError(
                         path,
@@ -50,7 +55,7 @@ def read_blocks(
                         f"holds NaN or infinite samples at {(pos + bad) / f.samplerate:.3f} s: "
                         "re-export the mix",
                     )
-                yield block
+                yield block.astype(np.float64, copy=False)
                 pos += block.shape[0]
         except (sf.LibsndfileError, RuntimeError) as exc:
             raise MasterbuildError(
