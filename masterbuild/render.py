@@ -120,9 +120,9 @@ def render_track(spec: TaskSpec, inputs: dict[str, Any]) -> dict[str, Any]:
 
         def written() -> Iterator[np.ndarray]:
             for b in blocks:
-                f32 = b.astype("<f4")
+                f32 = np.ascontiguousarray(b, dtype="<f4")
                 out.write(f32)
-                hasher.update(f32.tobytes())
+                hasher.update(f32)  # its bytes in C order, as stored, without a copy
                 yield f32.astype(np.float64)  # measure what is stored
 
         loud = measure_blocks(written(), sr, CHANNELS)
