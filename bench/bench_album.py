@@ -24,6 +24,9 @@ every ceiling -1 dBTP, with album and track tags.
    meter; per format the mean and max |integrated - target| (track mode: per track;
    album mode: the album's gated loudness over all tracks' blocks) and the max true peak.
 
+Every timed run starts after os.sync(), so none pays for writing back what an earlier step
+left dirty (the ffmpeg script never syncs its outputs; masterbuild fsyncs its own).
+
 Targets: masterbuild -j 2 full build <= 0.5 x ffmpeg (2 slots); loudness closer to target.
 """
 
@@ -266,12 +269,19 @@ class TreeRss:
         self._thread.join()
 
 
+def settle() -> None:
+    """Write back what earlier steps left dirty (the album just copied, the ffmpeg
+    script's outputs, which it never syncs), so that no timed run pays for another's."""
+    os.sync()
+
+
 def run_build(album: Path, jobs: int, log_tasks: bool = False) -> dict[str, Any]:
     """`python -m masterbuild build ALBUM -j N`: wall s, peak RSS MiB (largest process
     and sampled tree sum), and with ``log_tasks`` the task lines with arrival times."""
     cmd = [sys.executable, "-m", "masterbuild", "build", str(album), "-j", str(jobs)]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     lines: list[tuple[float, str]] = []
+    settle()
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
     with TreeRss(proc.pid) as tree:
@@ -448,6 +458,7 @@ def ffmpeg_job(src: Path, manifest: dict[str, Any], out_dir: Path, slots: int) -
     chain = ffmpeg_chain(manifest["master"]["chain"])
     tracks = manifest["tracks"]
     album = manifest["album"]
+    settle()
     t0 = time.perf_counter()
     with TreeRss(os.getpid(), exclude=os.getpid()) as tree, ThreadPoolExecutor(slots) as pool:
         sources = [src / t["source"] for t in tracks]
