@@ -33,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import BinaryIO, NamedTuple
 
 import numpy as np
 from numpy.lib import format as npy_format
@@ -88,7 +88,15 @@ def write_profile(
         _write_rows(out, blocks, sample_rate_hz, channels, n_groups, d)
 
 
-def _write_rows(out, blocks, sample_rate_hz, channels, n_groups, d) -> None:
+def _write_rows(
+    out: BinaryIO,
+    blocks: Iterable[np.ndarray],
+    sample_rate_hz: int,
+    channels: int,
+    n_groups: int,
+    d: int,
+) -> None:
+    """The ``n_groups`` rows of :func:`write_profile`, appended to ``out`` as they come."""
     sos = k_weighting_sos(sample_rate_hz)
     weights = channel_weights(channels)
     zi = np.zeros((sos.shape[0], channels, 2))
