@@ -1,4 +1,7 @@
-"""Reading audio: every encoding arrives as the float64 values libsndfile gives."""
+"""Reading audio: every encoding arrives as the float64 values libsndfile gives.
+
+Some are read as float32 and widened (masterbuild.audio): that must not change a bit.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +23,9 @@ CASES = [
     ("FLAC", "PCM_16"),
     ("FLAC", "PCM_24"),
     ("RF64", "FLOAT"),
+    ("MP3", "MPEG_LAYER_III"),
+    ("OGG", "VORBIS"),
+    ("OGG", "OPUS"),
 ]
 
 
@@ -29,7 +35,7 @@ def test_blocks_are_libsndfiles_float64_read_bit_for_bit(tmp_path, container, su
     x = np.clip(rng.standard_normal((50_001, 2)) * 0.3, -1, 1)
     x[::97] = [1.0, -1.0]  # full scale both ways
     x[1::89] = rng.uniform(-1e-7, 1e-7, (x[1::89].shape[0], 2))  # under the 16-bit step
-    path = tmp_path / f"x.{container.lower()}"
+    path = tmp_path / f"x.{container.lower()}.{subtype.lower()}"
     sf.write(path, x, 48000, format=container, subtype=subtype)
     want = sf.read(path, dtype="float64", always_2d=True)[0]
     got = np.concatenate(list(read_blocks(path, block_frames=4096)))
