@@ -31,9 +31,9 @@ from masterbuild.dsp.fades import fade_gains
 from masterbuild.dsp.gain import db_to_linear
 from masterbuild.dsp.limiter_model import (
     ProfileFile,
-    group_frames_for,
     limited_block_powers,
     open_profile,
+    profile_rows,
     write_profile,
 )
 from masterbuild.dsp.loudness import integrated_lufs_from_powers, measure_blocks
@@ -186,10 +186,9 @@ def _limiter_profile(intermediate: Path) -> tuple[ProfileFile, int]:
     path = limiter_profile_path(intermediate)
     with sf.SoundFile(str(intermediate)) as f:
         sr, frames = f.samplerate, f.frames
-    expected_rows = frames // group_frames_for(sr)
     try:
         profile = open_profile(path)
-        if profile.rows == expected_rows:
+        if profile.rows == profile_rows(frames, sr):
             return profile, sr
     except (OSError, ValueError):
         pass

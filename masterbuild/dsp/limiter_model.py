@@ -52,6 +52,7 @@ __all__ = [
     "group_frames_for",
     "limited_block_powers",
     "open_profile",
+    "profile_rows",
     "write_profile",
 ]
 
@@ -64,6 +65,11 @@ def group_frames_for(sample_rate_hz: int) -> int:
     tick = tick_frames(sample_rate_hz)
     limit = max(1, int(sample_rate_hz * GROUP_MS / 1000.0))
     return max(d for d in range(1, limit + 1) if tick % d == 0)
+
+
+def profile_rows(frames: int, sample_rate_hz: int, group_frames: int | None = None) -> int:
+    """Rows of the profile of ``frames`` frames: whole groups only, as the meter's ticks."""
+    return frames // (group_frames or group_frames_for(sample_rate_hz))
 
 
 def write_profile(
@@ -81,7 +87,7 @@ def write_profile(
     The caller writes to a temp path and renames it (see :mod:`masterbuild.atomic`).
     """
     d = group_frames or group_frames_for(sample_rate_hz)
-    n_groups = frames // d
+    n_groups = profile_rows(frames, sample_rate_hz, d)
     with open(path, "wb") as out:
         header = {"descr": "<f4", "fortran_order": False, "shape": (n_groups, 2)}
         npy_format.write_array_header_1_0(out, header)
