@@ -30,12 +30,13 @@ from masterbuild.errors import ManifestErrors, MasterbuildError
 from masterbuild.manifest.load import LoadedAlbum, _display
 from masterbuild.manifest.models import Format, Track
 
-RENDER_VERSION = 3  # 2: results carry the meter's Kaiser-sinc true peak; 3: limiter profile
+RENDER_VERSION = 4  # 2: the meter's Kaiser-sinc true peak; 3: limiter profile; 4: folded taps
 # 2: limiter; 3: 32-tap filter; 4: the ceiling wins; 5: QC analysis; 6: track gain solved
 # through the limiter before encoding, lossy headroom; 7: ... with the limiter model;
-# 8: FLAC masters measured as stored, in the encoding pass (their MD5 checked)
-MASTER_VERSION = 8
-PROGRAMME_VERSION = 2  # 2: QC analysis of the cuts
+# 8: FLAC masters measured as stored, in the encoding pass (their MD5 checked);
+# 9: true peaks read through folded taps (rounding only)
+MASTER_VERSION = 9
+PROGRAMME_VERSION = 3  # 2: QC analysis of the cuts; 3: folded true-peak taps
 # 2: solved through the limiter; 3: limiter/meter v2; 4: lossy headroom; 5: limiter model
 GAIN_VERSION = 5
 TAG_VERSION = 1

@@ -89,9 +89,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
-from masterbuild.dsp import truepeak
+from masterbuild.dsp import foldedpeaks, truepeak
 from masterbuild.dsp.chain import CompiledStage
 
 __all__ = [
@@ -298,19 +297,19 @@ def _sliding_max_kernel() -> Any:
 class Oversampler(NamedTuple):
     """Polyphase taps giving the over-sampled points in ``(j - 1, j]`` from 32 inputs.
 
-    ``taps_t @ x[j - 16 : j + 16]`` (oldest first) gives the meter's interpolator
-    (:func:`masterbuild.dsp.truepeak.interpolator`, its taps centred in the 32) at
-    the phases ``j - 1 + k / factor``, ``k = 1 .. factor``; ``wide_t`` the
-    wide-band one (:func:`wideband_taps`).  Each wide-band phase is the meter's
-    phase times a constant (the two differ only in their normalisation), so the
-    wide-band reading is the meter's times at most ``wide_scale``: the interval
-    peaks read the meter's rows alone (half the products) and scale by it.
+    ``folded`` is the meter's interpolator (:func:`masterbuild.dsp.truepeak.interpolator`,
+    its taps centred in the 32 inputs ``x[j - 16 : j + 16]``, oldest first) at the phases
+    ``j - 1 + k / factor``, ``k = 1 .. factor``, folded
+    (:mod:`masterbuild.dsp.foldedpeaks`); ``wide_t`` the wide-band one
+    (:func:`wideband_taps`).  Each wide-band phase is the meter's phase times a constant
+    (the two differ only in their normalisation), so the wide-band reading is the
+    meter's times at most ``wide_scale``: the interval peaks read the meter's taps
+    alone and scale by it.
     """
 
-    taps_t: np.ndarray  # (factor, WIDE_TAPS) float32, or both interpolators stacked
+    folded: foldedpeaks.Folded
     wide_t: np.ndarray  # (factor, WIDE_TAPS) float32
-    wide_scale: float  # >= 1: bound on wide-band / meter reading (1 when unstacked)
-    reads_centre: bool  # a row is the identity at the centre tap: |x[j]| needs no own pass
+    wide_scale: float  # >= 1: bound on wide-band / meter reading
     l1_bound: float  # max over rows of sum |taps| x wide_scale, with float32 margin
 
 
@@ -351,7 +350,7 @@ def wideband_taps(factor: int) -> np.ndarray:
 
 @functools.cache
 def oversampler(sample_rate_hz: int) -> Oversampler:
-    """The stacked meter + wide-band interpolators for a sample rate (cached)."""
+    """The folded meter interpolator and the wide-band one for a sample rate (cached)."""
     factor = truepeak.oversampling_factor(sample_rate_hz)
     meter = truepeak.interpolator(factor).taps.astype(np.float64).T  # (factor, T)
     pad = (WIDE_TAPS - truepeak.TAPS_PER_PHASE) // 2
@@ -359,23 +358,16 @@ def oversampler(sample_rate_hz: int) -> Oversampler:
     meter32[:, pad : pad + truepeak.TAPS_PER_PHASE] = meter
     wide = wideband_taps(factor)
     wide_t = np.ascontiguousarray(wide, dtype=np.float32)
-    meter_t = np.ascontiguousarray(meter32, dtype=np.float32)
     support = meter32 != 0
     ratios = np.abs(wide[support]) / np.abs(meter32[support])
     per_row = [np.ptp(np.abs(wide[k][support[k]] / meter32[k][support[k]])) for k in range(factor)]
     outside = np.abs(wide[~support]).max(initial=0.0)
-    if max(per_row) <= 1e-5 and outside <= 1e-6:  # proportional rows: one matrix suffices
-        # 1e-5 covers the float32 rounding of both products (|relative error| < 32 x 2**-24).
-        scale = max(1.0, float(ratios.max())) * (1.0 + 1e-5)
-        taps = meter_t
-    else:  # pragma: no cover - a different meter design: read both
-        scale = 1.0
-        taps = np.ascontiguousarray(np.vstack([meter32, wide]), dtype=np.float32)
-    l1 = float(np.abs(taps.astype(np.float64)).sum(axis=1).max()) * scale * (1.0 + 1e-4)
-    centre = np.zeros(WIDE_TAPS, dtype=np.float32)
-    centre[WIDE_TAPS // 2] = 1.0
-    reads_centre = any(np.array_equal(row, centre) for row in taps)
-    return Oversampler(taps, wide_t, scale, reads_centre, l1)
+    if max(per_row) > 1e-5 or outside > 1e-6:  # pragma: no cover - a different design
+        raise ValueError("the wide-band interpolator is not proportional to the meter's")
+    # 1e-5 covers the float32 rounding of both readings (|relative error| < 32 x 2**-24).
+    scale = max(1.0, float(ratios.max())) * (1.0 + 1e-5)
+    l1 = float(np.abs(meter32).sum(axis=1).max()) * scale * (1.0 + 1e-4)
+    return Oversampler(foldedpeaks.fold(meter32), wide_t, scale, l1)
 
 
 def _interval_peaks(ext: np.ndarray, over: Oversampler, floor: float) -> np.ndarray:
@@ -399,37 +391,20 @@ def _interval_peaks(ext: np.ndarray, over: Oversampler, floor: float) -> np.ndar
     numpy.ndarray
         ``(n,)`` float64, linear (1.0 = 0 dBTP), including ``|x[j]|`` itself.
     """
-    channels, n_taps = ext.shape[0], over.taps_t.shape[1]
-    n = ext.shape[1] - (n_taps - 1)
+    channels = ext.shape[0]
+    n = ext.shape[1] - (WIDE_TAPS - 1)
     out = np.zeros(n)
     if n <= 0:
         return out
     n_batches = -(-n // _BATCH)
-    # Zero padding to whole batches: every product has the same shape, hence the same
-    # rounding for a given window wherever the caller's block boundaries fall.
+    # Zero padding to whole batches: every batch is the same product wherever the
+    # caller's block boundaries fall (batches start on a grid of the input).
     padded = np.zeros((channels, n_batches * _BATCH + _BATCH), dtype=np.float32)
     padded[:, : ext.shape[1]] = ext
     mag = np.abs(padded).reshape(channels, n_batches + 1, _BATCH).max(axis=(0, 2))
     bounds = np.maximum(mag[:-1], mag[1:]) * over.l1_bound  # batch b reads blocks b, b+1
-    stride = padded.strides[1]
-    windows = as_strided(
-        padded,
-        shape=(channels, n_taps, n_batches * _BATCH),
-        strides=(padded.strides[0], stride, stride),
-        writeable=False,
-    )
-    scratch = np.empty((channels, n_taps, _BATCH), dtype=np.float32)
-    products = np.empty((channels, over.taps_t.shape[0], _BATCH), dtype=np.float32)
-    for b in np.flatnonzero(bounds > floor):
-        start = b * _BATCH
-        np.copyto(scratch, windows[:, :, start : start + _BATCH])
-        y = np.matmul(over.taps_t, scratch, out=products)
-        np.abs(y, out=y)
-        peak = y.reshape(-1, _BATCH).max(axis=0) * over.wide_scale
-        if not over.reads_centre:  # pragma: no cover - every interpolator here has it
-            np.maximum(peak, np.abs(scratch[:, n_taps // 2, :]).max(axis=0), out=peak)
-        stop = min(_BATCH, n - start)
-        out[start : start + stop] = peak[:stop]
+    listed = np.flatnonzero(bounds > floor)
+    foldedpeaks.batch_peaks(padded, listed, over.folded, _BATCH, over.wide_scale, out)
     return out
 
 

@@ -283,7 +283,6 @@ class _Scratch(NamedTuple):
 
     power: np.ndarray  # (tick + CHUNK_FRAMES,) float64: leftover + new weighted squares
     extended: np.ndarray  # (channels, T - 1 + CHUNK_FRAMES) float32: true-peak input
-    true_peak: truepeak.Scratch
 
 
 def _make_scratch(k: _Constants) -> _Scratch:
@@ -291,7 +290,6 @@ def _make_scratch(k: _Constants) -> _Scratch:
     return _Scratch(
         power=np.empty(k.tick_frames + CHUNK_FRAMES),
         extended=np.empty((k.channels, n_keep + CHUNK_FRAMES), dtype=np.float32),
-        true_peak=truepeak.make_scratch(k.channels, k.interp),
     )
 
 
@@ -319,7 +317,7 @@ def _step(
     extended[:, :n_keep] = state.tp_history
     extended[:, n_keep:] = x.T
     tp_history = extended[:, n:].copy()
-    tp_args = (extended, k.interp, state.true_peak, scratch.true_peak)
+    tp_args = (extended, k.interp, state.true_peak)
     tp_future = pool.submit(truepeak.peak_of_extended, *tp_args) if pool is not None else None
 
     # K-weighting (BS.1770 Annex 1, Figs 1-4), then eq. (1)/(4): sum_i G_i y_i^2 per
@@ -578,7 +576,6 @@ def true_peak_dbtp(x: np.ndarray, sample_rate_hz: int) -> float:
     interp = truepeak.interpolator(truepeak.oversampling_factor(int(sample_rate_hz)))
     n_keep = truepeak.TAPS_PER_PHASE - 1
     history = truepeak.initial_history(arr.shape[1])
-    scratch = truepeak.make_scratch(arr.shape[1], interp)
     sample_peak = 0.0
     peak = 0.0
     for chunk in _chunks_of(arr):
@@ -588,6 +585,6 @@ def true_peak_dbtp(x: np.ndarray, sample_rate_hz: int) -> float:
         sample_peak = max(sample_peak, chunk_peak)
         extended = np.concatenate([history, chunk.T.astype(np.float32)], axis=1)
         history = extended[:, extended.shape[1] - n_keep :].copy()
-        peak = truepeak.peak_of_extended(extended, interp, max(peak, chunk_peak), scratch)
+        peak = truepeak.peak_of_extended(extended, interp, max(peak, chunk_peak))
     peak = truepeak.flush_peak(history, interp, peak)
     return _db(max(peak, sample_peak))

@@ -12,5 +12,5 @@ STAGE_VERSIONS: dict[str, int] = {
     "eq": 1,
     "width": 1,
     "compressor": 2,  # 2: peak hold and attack one-pole in a numba loop (rounding only)
-    "limiter": 3,  # 3: release recursion in a numba kernel (rounding only)
+    "limiter": 4,  # 3: release recursion in numba; 4: folded true-peak taps (rounding only)
 }
