@@ -23,6 +23,7 @@ import scipy.signal
 import soundfile as sf
 
 from masterbuild.demo import synthesize
+from masterbuild.dsp import limiter
 from masterbuild.dsp.chain import run_chain
 from masterbuild.dsp.limiter import (
     CHUNK_FRAMES,
@@ -448,3 +449,18 @@ def test_gain_never_steps(case: str):
     # Attack = two moving averages over the lookahead: at most max(s) / L1 per sample.
     assert np.abs(np.diff(s)).max() <= s.max() / cfg.box1 + 1e-6
     assert np.abs(np.diff(s, 2)).max() <= 2 * s.max() / (cfg.box1 * cfg.box2) + 1e-6
+
+
+@pytest.mark.parametrize("box", [1, 2, 48, 3840])
+def test_box_means_are_exact_rounded_up_integer_means(box: int) -> None:
+    # The attack smoothing's moving averages: float64 estimate, integer correction.
+    # Values up to 2**41 (300 dB on the 2**-32 dB grid), so sums approach 2**53.
+    rng = np.random.default_rng(box)
+    values = rng.integers(0, 2**41, size=3 * box + 100, dtype=np.int64)
+    values[rng.random(values.size) < 0.3] = 0
+    values[50:60] = 2**41  # exact multiples of the box too
+    tail, new = values[: box - 1], values[box - 1 :]
+    means, new_tail = limiter._box_means(tail, new, box)
+    expected = [-(-int(values[i : i + box].sum()) // box) for i in range(new.size)]
+    assert means.tolist() == expected
+    np.testing.assert_array_equal(new_tail, values[values.size - (box - 1) :])

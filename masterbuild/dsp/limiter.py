@@ -33,8 +33,8 @@ per-sample Python loop).  ``L`` is the lookahead in samples, ``x[j]`` the input:
    by the tests: our meter and FFmpeg read at most the threshold itself, FFmpeg to
    its one printed decimal).
 4. **Lookahead** ``r_la[n] = max r_req[n .. n+L-1]`` (sliding maximum).  Stages 4-6
-   run in one numba loop over the block (:func:`_detector_loop`); its sliding maxima
-   and minima are monotonic deques (Lemire, 2006), exact like every other step.
+   run as a few passes over the block (:func:`_detect`): sliding maxima and minima by
+   van Herk / Gil-Werman, exact like every other step, and one compiled recursion.
 5. **Program-dependent release** ``r1 = max(fast, slow)``, two peak detectors with
    exponential release in the log (dB) domain (Giannoulis, Massberg & Reiss,
    "Digital Dynamic Range Compressor Design -- A Tutorial and Analysis", JAES
@@ -517,139 +517,121 @@ def release(u: np.ndarray, last_db: float, log_a: float) -> tuple[np.ndarray, fl
     return out, float(last)
 
 
-# --- stages 4-6: one compiled loop -------------------------------------------------------
+# --- stages 4-6 ---------------------------------------------------------------------------
 
 
-def _detector_loop(
-    req: np.ndarray,
-    req_tail: np.ndarray,
-    la_tail: np.ndarray,
-    held_tail: np.ndarray,
-    r_tail: np.ndarray,
-    c1_tail: np.ndarray,
+def _release_pair_loop(
+    la: np.ndarray,
+    sus: np.ndarray,
     fast: float,
     slow: float,
     a_fast: float,
     a_slow: float,
     floor: float,
-    grid: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, float, float]:
-    """Stages 4-6 for one block: ``req`` (dB) -> smoothed reduction (dB) and the new state.
+    inv_grid: float,
+    r_out: np.ndarray,
+) -> tuple[float, float]:
+    """Stage 5's two release detectors; ``r_out`` = their larger value on the grid, rounded up.
 
-    Each tail holds the ``width - 1`` inputs of its stage before the block, so the
-    widths are the tails' sizes + 1.  Returns the smoothed reductions, the new tails
-    (``req``, ``la``, ``held``, ``r``, ``c1``) and the two detectors' last values.
+    Returns the detectors' last values.  (The recursion of :func:`_release_loop`, twice.)
     """
-    n = req.size
-    t_req, t_la, t_held = req_tail.size, la_tail.size, held_tail.size
-    box1, box2 = r_tail.size + 1, c1_tail.size + 1
-    # Each stage's input as tail ++ block (allocated here: the caller's state is never
-    # written); the window ending at block frame i starts at joined index i.
-    req_j = np.concatenate((req_tail, req))
-    la_j = np.concatenate((la_tail, np.empty(n)))
-    held_j = np.concatenate((held_tail, np.empty(n)))
-    r_j = np.concatenate((r_tail, np.empty(n, dtype=np.int64)))
-    c1_j = np.concatenate((c1_tail, np.empty(n, dtype=np.int64)))
-    # Sliding max / min by monotonic deques (Lemire 2006, "Streaming maximum-minimum
-    # filter using no more than three comparisons per element"): joined indices and
-    # values, values decreasing (max) or increasing (min) from the front, which is the
-    # window's extreme.  Exact: the result is one of the inputs, as scipy's was.
-    # Priming with the tails (no output) makes the block's windows complete.
-    i_la, v_la = np.empty(t_req + n, dtype=np.int64), np.empty(t_req + n)
-    i_held, v_held = np.empty(t_la + n, dtype=np.int64), np.empty(t_la + n)
-    i_sus, v_sus = np.empty(t_held + n, dtype=np.int64), np.empty(t_held + n)
-    f_la = b_la = f_held = b_held = f_sus = b_sus = 0
-    for k in range(t_req):
-        while b_la > 0 and v_la[b_la - 1] <= req_j[k]:
-            b_la -= 1
-        i_la[b_la], v_la[b_la] = k, req_j[k]
-        b_la += 1
-    for k in range(t_la):
-        while b_held > 0 and v_held[b_held - 1] <= la_j[k]:
-            b_held -= 1
-        i_held[b_held], v_held[b_held] = k, la_j[k]
-        b_held += 1
-    for k in range(t_held):
-        while b_sus > 0 and v_sus[b_sus - 1] >= held_j[k]:
-            b_sus -= 1
-        i_sus[b_sus], v_sus[b_sus] = k, held_j[k]
-        b_sus += 1
-
-    sum1, sum2 = r_tail.sum(), c1_tail.sum()
-    out = np.empty(n)
-    for i in range(n):
-        # Stage 4: la = max req over the lookahead.  (Each step one index enters and
-        # at most the front one, index i - 1, leaves.)
-        v = req[i]
-        while b_la > f_la and v_la[b_la - 1] <= v:
-            b_la -= 1
-        i_la[b_la], v_la[b_la] = t_req + i, v
-        b_la += 1
-        if i_la[f_la] < i:
-            f_la += 1
-        la = v_la[f_la]
-        la_j[t_la + i] = la
-        # Stage 5: held = max la over the sustain period, sus = min held over the window.
-        while b_held > f_held and v_held[b_held - 1] <= la:
-            b_held -= 1
-        i_held[b_held], v_held[b_held] = t_la + i, la
-        b_held += 1
-        if i_held[f_held] < i:
-            f_held += 1
-        held = v_held[f_held]
-        held_j[t_held + i] = held
-        while b_sus > f_sus and v_sus[b_sus - 1] >= held:
-            b_sus -= 1
-        i_sus[b_sus], v_sus[b_sus] = t_held + i, held
-        b_sus += 1
-        if i_sus[f_sus] < i:
-            f_sus += 1
-        sus = v_sus[f_sus]
-        # The two release detectors (the recursion of _release_loop).
+    for i in range(la.size):
+        v = la[i]
         fast = a_fast * fast
-        if la > fast:
-            fast = la
+        if v > fast:
+            fast = v
         if fast < floor:
             fast = 0.0
-        u = min(la, sus)
+        u = min(v, sus[i])
         slow = a_slow * slow
         if u > slow:
             slow = u
         if slow < floor:
             slow = 0.0
-        # Stage 6 on the grid: both detectors are 0 or >= floor, so r_int is 0 below it.
-        # Running sums of widths box1, box2 (exact), partial means rounded up.
-        r_int = np.int64(math.ceil(max(fast, slow) / grid))
-        r_j[box1 - 1 + i] = r_int
-        sum1 += r_int  # = sum r_j[i : i + box1]
-        c1 = (sum1 + box1 - 1) // box1  # ceil: the sums are non-negative
-        sum1 -= r_j[i]
-        c1_j[box2 - 1 + i] = c1
-        sum2 += c1
-        out[i] = ((sum2 + box2 - 1) // box2) * grid
-        sum2 -= c1_j[i]
-    return (
-        out,
-        req_j[n:].copy(),
-        la_j[n:].copy(),
-        held_j[n:].copy(),
-        r_j[n:].copy(),
-        c1_j[n:].copy(),
-        fast,
-        slow,
-    )
+        # Both detectors are 0 or >= floor, so the grid value is 0 below it.
+        r_out[i] = math.ceil(max(fast, slow) * inv_grid)
+    return fast, slow
+
+
+def _box_means_loop(joined: np.ndarray, box: int, out: np.ndarray) -> None:
+    """``out[i] = ceil(sum(joined[i : i + box]) / box)``, exactly (non-negative integers).
+
+    The running sum is exact in int64; the quotient is estimated in float64 and
+    corrected by one step either way, which makes it exact while the sums stay below
+    2**53.  Here they stay below it: a reduction is at most ~300 dB (``MAX_INPUT``),
+    under 2**41 grid steps, and a box at most 20 ms at 384 kHz, under 2**12 values.
+    """
+    total = 0
+    for k in range(box - 1):
+        total += joined[k]
+    for i in range(out.size):
+        total += joined[box - 1 + i]
+        out[i] = total
+        total -= joined[i]
+    for i in range(out.size):
+        t = out[i]
+        q = np.int64(math.ceil(t / box))
+        if q * box < t:
+            q += 1
+        elif (q - 1) * box >= t:
+            q -= 1
+        out[i] = q
 
 
 @functools.cache
-def _detector_kernel() -> Any:
-    """Stages 4-6 compiled by numba (on first use, like :func:`_release_kernel`).
-
-    One pass over the block in place of a dozen full-length numpy / scipy passes and
-    their temporaries.
-    """
+def _detector_kernels() -> tuple[Any, Any]:
+    """:func:`_release_pair_loop` and :func:`_box_means_loop` compiled by numba (on first use)."""
     from numba import njit
 
-    return njit(cache=True, nogil=True)(_detector_loop)
+    jit = njit(cache=True, nogil=True)
+    return jit(_release_pair_loop), jit(_box_means_loop)
+
+
+def _box_means(tail: np.ndarray, new: np.ndarray, box: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rounded-up means of every ``box`` window of ``tail ++ new`` ending in ``new``; new tail."""
+    joined = np.concatenate([tail, new])
+    out = np.empty(new.size, dtype=np.int64)
+    _detector_kernels()[1](joined, box, out)
+    return out, joined[new.size :].copy()
+
+
+def _detect(
+    cfg: LimiterConfig, state: LimiterState, req: np.ndarray
+) -> tuple[np.ndarray, LimiterState]:
+    """Stages 4-6 for one block: ``req`` (dB) -> smoothed reduction (dB), and the new state.
+
+    The sliding maxima and minima are van Herk / Gil-Werman passes (:func:`_trailing`),
+    the release detectors one compiled recursion, the two moving averages exact integer
+    sums: a handful of branch-light passes instead of one loop of data-dependent
+    branches.  Everything is exact or a fixed sequence of roundings, so the result does
+    not depend on the block sizes.
+    """
+    la, req_tail = _trailing(state.req_tail, req, cfg.lookahead, "max")
+    held, la_tail = _trailing(state.la_tail, la, cfg.sustain_period, "max")
+    sus, held_tail = _trailing(state.held_tail, held, cfg.sustain_window, "min")
+    r_int = np.empty(req.size, dtype=np.int64)
+    fast_db, slow_db = _detector_kernels()[0](
+        la,
+        sus,
+        float(state.fast_db),
+        float(state.slow_db),
+        math.exp(cfg.log_a_fast),
+        math.exp(cfg.log_a_slow),
+        REDUCTION_FLOOR_DB,
+        1.0 / GRID_DB,  # a power of two: multiplying by it is dividing by the grid
+        r_int,
+    )
+    c1, r_tail = _box_means(state.r_tail, r_int, cfg.box1)
+    smoothed, c1_tail = _box_means(state.c1_tail, c1, cfg.box2)
+    return smoothed * GRID_DB, state._replace(
+        req_tail=req_tail.copy(),
+        la_tail=la_tail.copy(),
+        held_tail=held_tail.copy(),
+        fast_db=float(fast_db),
+        slow_db=float(slow_db),
+        r_tail=r_tail,
+        c1_tail=c1_tail,
+    )
 
 
 # --- one chunk through the whole chain --------------------------------------------------
@@ -673,33 +655,9 @@ def _advance(
     req = np.zeros(n)
     # Stage 3 stays in numpy: numba's log10 may differ from numpy's in the last bit.
     req[over] = np.maximum(20.0 * np.log10(p[over]) - cfg.threshold_db, 0.0)
-    smoothed_db, req_tail, la_tail, held_tail, r_tail, c1_tail, fast_db, slow_db = (
-        _detector_kernel()(
-            req,
-            state.req_tail,
-            state.la_tail,
-            state.held_tail,
-            state.r_tail,
-            state.c1_tail,
-            float(state.fast_db),
-            float(state.slow_db),
-            math.exp(cfg.log_a_fast),
-            math.exp(cfg.log_a_slow),
-            REDUCTION_FLOOR_DB,
-            GRID_DB,
-        )
-    )
-    new_state = LimiterState(
-        frames_in=state.frames_in + n,
-        x_tail=joined[n:].copy(),
-        q_tail=q_tail.copy(),
-        req_tail=req_tail,
-        la_tail=la_tail,
-        held_tail=held_tail,
-        fast_db=float(fast_db),
-        slow_db=float(slow_db),
-        r_tail=r_tail,
-        c1_tail=c1_tail,
+    smoothed_db, detected = _detect(cfg, state, req)
+    new_state = detected._replace(
+        frames_in=state.frames_in + n, x_tail=joined[n:].copy(), q_tail=q_tail.copy()
     )
     return new_state, joined[h - cfg.delay : h - cfg.delay + n], smoothed_db
 
