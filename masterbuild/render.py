@@ -28,7 +28,7 @@ from masterbuild.audio import read_blocks
 from masterbuild.dsp.chain import run_chain
 from masterbuild.dsp.dither import dither_rng
 from masterbuild.dsp.fades import fade_gains
-from masterbuild.dsp.gain import db_to_linear
+from masterbuild.dsp.gain import db_to_linear, scale_frames
 from masterbuild.dsp.limiter_model import (
     ProfileFile,
     limited_block_powers,
@@ -70,7 +70,7 @@ def _faded(
     pos = 0
     for b in blocks:
         g = fade_gains(pos, b.shape[0], total, in_f, out_f, shape)
-        yield b if g is None else b * g[:, None]
+        yield b if g is None else scale_frames(b, g)
         pos += b.shape[0]
 
 

@@ -92,6 +92,7 @@ import numpy as np
 
 from masterbuild.dsp import foldedpeaks, truepeak
 from masterbuild.dsp.chain import CompiledStage
+from masterbuild.dsp.gain import scale_frames
 
 __all__ = [
     "CHUNK_FRAMES",
@@ -707,7 +708,7 @@ _NEG_DB_TO_LOG = -math.log(10.0) / 20.0
 
 def _apply(delayed: np.ndarray, reduction_db: np.ndarray) -> np.ndarray:
     """``delayed * 10 ** (-reduction_db / 20)``, exactly ``delayed`` where no reduction."""
-    return delayed * np.exp(reduction_db * _NEG_DB_TO_LOG)[:, None]
+    return scale_frames(delayed, np.exp(reduction_db * _NEG_DB_TO_LOG))
 
 
 def compile_limiter(stage: Mapping[str, Any], sample_rate_hz: float) -> CompiledStage:
