@@ -33,6 +33,7 @@ from masterbuild.inputs import current_inputs
 from masterbuild.manifest.load import LoadedAlbum, _display, load_album
 from masterbuild.plan import TaskSpec, plan_album
 from masterbuild.state import read_stamp, write_stamp
+from masterbuild.threads import JOBS_ENV
 
 # kind -> "module:function"; imported when a task runs, so that checking an up-to-date
 # build does not pay for importing scipy, soxr and mutagen.
@@ -341,7 +342,15 @@ def run_build(
         argv = ["run", "--continue"]
         if jobs > 1:
             argv += ["-n", str(jobs), "-P", "process"]
-        code = DoitMain(_Loader(task_dicts, config), extra_config={"GLOBAL": config}).run(argv)
+        previous = os.environ.get(JOBS_ENV)
+        os.environ[JOBS_ENV] = str(jobs)  # inherited by the workers (masterbuild.threads)
+        try:
+            code = DoitMain(_Loader(task_dicts, config), extra_config={"GLOBAL": config}).run(argv)
+        finally:
+            if previous is None:
+                del os.environ[JOBS_ENV]
+            else:
+                os.environ[JOBS_ENV] = previous
     outcome.status = 0 if code == 0 and not outcome.failures else 1
     return outcome
 

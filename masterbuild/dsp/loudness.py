@@ -37,6 +37,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from masterbuild.dsp import truepeak
 from masterbuild.dsp.kweighting import k_weighted_power, k_weighting_sos
+from masterbuild.threads import spare_core
 
 __all__ = [
     "CHUNK_FRAMES",
@@ -412,16 +413,18 @@ def _run(blocks: Iterable[np.ndarray], k: _Constants) -> tuple[_MeterState, np.n
     """Fold all blocks through :func:`_step`; return the final state and all sub-block sums.
 
     One worker thread (local to this call, joined before returning) overlaps the
-    true-peak computation with the K-weighting; chunks are still folded strictly
-    in order, so the result does not depend on timing.
+    true-peak computation with the K-weighting when a core is spare
+    (:func:`masterbuild.threads.spare_core`); chunks are still folded strictly in
+    order, so the result does not depend on timing or on the thread.
     """
     state = _initial_state(k)
     scratch = _make_scratch(k)
     subblocks: list[np.ndarray] = []
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="truepeak") as pool:
+        helper = pool if spare_core() else None  # same result either way
         chunks = np.empty((CHUNK_FRAMES, k.channels))
         for chunk in rechunk_into(blocks, k.channels, chunks):
-            state, new = _step(state, chunk, k, scratch, pool)
+            state, new = _step(state, chunk, k, scratch, helper)
             if new.size:
                 subblocks.append(new)
     all_subblocks = np.concatenate(subblocks) if subblocks else np.zeros(0)
