@@ -204,15 +204,13 @@ def peak_of_extended(ext: np.ndarray, interp: Interpolator, floor: float) -> flo
     padded = np.zeros((ext.shape[0], n_batches * _BATCH + n_taps - 1), dtype=np.float32)
     padded[:, : ext.shape[1]] = ext
     values = np.zeros(n_out)
-    for listed in ([first], None):
-        if listed is None:
-            bounds[first] = 0.0  # evaluated; never again
-            listed = np.flatnonzero(bounds > peak)
-        foldedpeaks.batch_peaks(
-            padded, np.asarray(listed, dtype=np.int64), interp.folded, _BATCH, 1.0, values
-        )
-        peak = max(peak, float(values.max()))
-    return peak
+    folded = interp.folded
+    foldedpeaks.batch_peaks(padded, np.array([first]), folded, _BATCH, 1.0, values)
+    peak = max(peak, float(values.max()))
+    bounds[first] = 0.0  # evaluated; the others are pruned against what it read
+    rest = np.flatnonzero(bounds > peak)
+    foldedpeaks.batch_peaks(padded, rest, folded, _BATCH, 1.0, values)
+    return max(peak, float(values.max()))
 
 
 def flush_peak(history: np.ndarray, interp: Interpolator, floor: float) -> float:
