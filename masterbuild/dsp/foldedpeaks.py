@@ -71,6 +71,23 @@ def fold(phases: np.ndarray) -> Folded:
     )
 
 
+def padded_batches(ext: np.ndarray, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Windows of ``ext`` in whole batches, and the largest |input| each batch reads.
+
+    ``ext`` is ``(channels, 31 + n)`` float32 (window ``j`` = ``ext[:, j : j + 32]``).
+    Returns a zero-padded copy ``(channels, (n_batches + 1) x B)`` for
+    :func:`batch_peaks` and, per batch, ``max |input|`` over the inputs its windows
+    read (input blocks ``b`` and ``b + 1``; ``B >= 31``).  Times the interpolator's
+    largest L1 norm, that bounds every value the batch can give.
+    """
+    channels = ext.shape[0]
+    n_batches = -(-max(ext.shape[1] - (TAPS - 1), 0) // batch_size)
+    padded = np.zeros((channels, (n_batches + 1) * batch_size), dtype=np.float32)
+    padded[:, : ext.shape[1]] = ext
+    block_max = np.abs(padded).reshape(channels, n_batches + 1, batch_size).max(axis=(0, 2))
+    return padded, np.maximum(block_max[:-1], block_max[1:]).astype(np.float64)
+
+
 def _fold_loop(padded: np.ndarray, batches: np.ndarray, even: np.ndarray, odd: np.ndarray) -> None:
     """``even[s, c, m]`` / ``odd[s, c, m]``: the folded windows of listed batch ``s``."""
     size = even.shape[3]
@@ -178,4 +195,4 @@ def batch_peaks(
         combine_kernel(padded, listed, y_even, y_odd, float(scale), out)
 
 
-__all__ = ["HALF", "TAPS", "Folded", "batch_peaks", "fold"]
+__all__ = ["HALF", "TAPS", "Folded", "batch_peaks", "fold", "padded_batches"]

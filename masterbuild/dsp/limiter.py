@@ -392,18 +392,14 @@ def _interval_peaks(ext: np.ndarray, over: Oversampler, floor: float) -> np.ndar
     numpy.ndarray
         ``(n,)`` float64, linear (1.0 = 0 dBTP), including ``|x[j]|`` itself.
     """
-    channels = ext.shape[0]
     n = ext.shape[1] - (WIDE_TAPS - 1)
-    out = np.zeros(n)
+    out = np.zeros(max(n, 0))
     if n <= 0:
         return out
-    n_batches = -(-n // _BATCH)
-    # Zero padding to whole batches: every batch is the same product wherever the
-    # caller's block boundaries fall (batches start on a grid of the input).
-    padded = np.zeros((channels, n_batches * _BATCH + _BATCH), dtype=np.float32)
-    padded[:, : ext.shape[1]] = ext
-    mag = np.abs(padded).reshape(channels, n_batches + 1, _BATCH).max(axis=(0, 2))
-    bounds = np.maximum(mag[:-1], mag[1:]) * over.l1_bound  # batch b reads blocks b, b+1
+    # Batches start on a grid of the input: every batch is the same product wherever
+    # the caller's block boundaries fall.
+    padded, magnitude = foldedpeaks.padded_batches(ext, _BATCH)
+    bounds = magnitude * over.l1_bound
     listed = np.flatnonzero(bounds > floor)
     foldedpeaks.batch_peaks(padded, listed, over.folded, _BATCH, over.wide_scale, out)
     return out

@@ -147,23 +147,6 @@ def initial_history(channels: int) -> np.ndarray:
     return np.zeros((channels, TAPS_PER_PHASE - 1), dtype=np.float32)
 
 
-def _batch_bounds(ext: np.ndarray, n_batches: int, l1_bound: float) -> np.ndarray:
-    """Upper bound of |interpolated value| for each batch of ``_BATCH`` outputs, all channels.
-
-    ``|y| <= max|window| * max_k sum|h_k|`` (L1 bound); batch b reads
-    ``ext[:, b*B : b*B + B + T - 1]``, which lies inside input blocks b and b + 1.
-    """
-    n_full = ext.shape[1] // _BATCH
-    block_max = np.zeros(n_batches + 1, dtype=np.float64)
-    if n_full:
-        blocks = ext[:, : n_full * _BATCH].reshape(ext.shape[0], n_full, _BATCH)
-        block_max[:n_full] = np.maximum(blocks.max(axis=(0, 2)), -blocks.min(axis=(0, 2)))
-    if ext.shape[1] > n_full * _BATCH:
-        rest = ext[:, n_full * _BATCH :]
-        block_max[n_full] = max(float(rest.max()), -float(rest.min()))
-    return np.maximum(block_max[:-1], block_max[1:]) * l1_bound
-
-
 def peak_of_extended(ext: np.ndarray, interp: Interpolator, floor: float) -> float:
     """Largest |over-sampled value| of a chunk given with its input history.
 
@@ -195,14 +178,11 @@ def peak_of_extended(ext: np.ndarray, interp: Interpolator, floor: float) -> flo
     peak = floor
     if n_out <= 0:
         return peak
-    n_batches = -(-n_out // _BATCH)
-    bounds = _batch_bounds(ext, n_batches, interp.l1_bound)
+    padded, magnitude = foldedpeaks.padded_batches(ext, _BATCH)
+    bounds = magnitude * interp.l1_bound
     first = int(np.argmax(bounds))
     if bounds[first] <= peak:
         return peak
-    # Whole batches of windows, zeros past the chunk (those outputs are not read).
-    padded = np.zeros((ext.shape[0], n_batches * _BATCH + n_taps - 1), dtype=np.float32)
-    padded[:, : ext.shape[1]] = ext
     values = np.zeros(n_out)
     folded = interp.folded
     foldedpeaks.batch_peaks(padded, np.array([first]), folded, _BATCH, 1.0, values)
